@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make run    venv + CPU torch + package, ingest data/, serve the app on http://127.0.0.1:5000
+#   make test   the same set-up plus Chromium, then the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KG := $(VENV)/bin/kg
+PORT ?= 5000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run ingest serve test test-fast browser lint bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+ingest: install
+	$(KG) ingest data/
+
+serve: install
+	$(KG) serve --port $(PORT)
+
+run: ingest serve
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check kg ingest web tests bench
+	$(VENV)/bin/ruff format --check kg ingest web tests bench
+
+clean:
+	rm -rf $(VENV) data/kg.db data/kg.db-* data/runs

@@ -1,0 +1,151 @@
+"""The graph as networkx sees it, and pure algorithms over it: neighbourhoods, communities, centrality."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+import networkx as nx
+
+from kg.store import Store
+
+
+def build_graph(store: Store, similar: bool = True) -> nx.MultiDiGraph:
+    """The whole store as a MultiDiGraph: node attributes kind/title, edge attributes kind/label/weight."""
+    G = nx.MultiDiGraph()
+    for nid, kind, title, meta in store.conn.execute("SELECT id, kind, title, meta FROM nodes"):
+        m = json.loads(meta)
+        G.add_node(
+            nid,
+            kind=kind,
+            title=title,
+            strand=m.get("strand", ""),
+            stub=bool(m.get("stub")),
+        )
+    sql = "SELECT source, target, kind, label, weight, origin FROM edges"
+    if not similar:
+        sql += " WHERE kind != 'similar'"
+    for s, t, kind, label, weight, origin in store.conn.execute(sql):
+        if s in G and t in G:
+            G.add_edge(
+                s,
+                t,
+                key=f"{kind}:{label}",
+                kind=kind,
+                label=label,
+                weight=weight,
+                origin=origin,
+            )
+    return G
+
+
+def neighbourhood(G: nx.Graph, node: Any, depth: int = 1) -> set[Any]:
+    """Nodes within `depth` hops of `node`, following edges either way.
+
+    >>> G = nx.path_graph(5, create_using=nx.DiGraph)
+    >>> sorted(neighbourhood(G, 2, 1))
+    [1, 2, 3]
+    >>> sorted(neighbourhood(G, 0, 2))
+    [0, 1, 2]
+    """
+    seen = {node}
+    frontier = deque([(node, 0)])
+    while frontier:
+        n, d = frontier.popleft()
+        if d == depth:
+            continue
+        nbrs = set(G.successors(n)) | set(G.predecessors(n)) if G.is_directed() else set(G.neighbors(n))
+        for m in nbrs - seen:
+            seen.add(m)
+            frontier.append((m, d + 1))
+    return seen
+
+
+def communities(G: nx.Graph, seed: int = 7) -> list[set[Any]]:
+    """Louvain communities of the undirected, weighted graph, largest first.
+
+    >>> G = nx.barbell_graph(4, 0)
+    >>> [len(c) for c in communities(G)]
+    [4, 4]
+    """
+    U = nx.Graph()
+    U.add_nodes_from(G.nodes)
+    for u, v, data in G.edges(data=True):
+        if u != v:
+            w = float(data.get("weight", 1.0) or 1.0)
+            U.add_edge(u, v, weight=U.get_edge_data(u, v, {"weight": 0.0})["weight"] + w)
+    found = nx.community.louvain_communities(U, weight="weight", seed=seed)
+    return sorted(found, key=lambda c: (-len(c), min(map(str, c))))
+
+
+def centrality(G: nx.Graph, top: int | None = None) -> list[tuple[Any, float]]:
+    """PageRank over the undirected graph, highest first.
+
+    >>> [n for n, _ in centrality(nx.star_graph(3), top=1)]
+    [0]
+    """
+    U = nx.Graph(G) if G.is_directed() or G.is_multigraph() else G
+    ranks = nx.pagerank(U, weight=None)
+    ordered = sorted(ranks.items(), key=lambda p: (-p[1], str(p[0])))
+    return ordered[:top] if top else ordered
+
+
+def neighbourhood_from_store(
+    store: Store,
+    node_id: str,
+    depth: int = 1,
+    max_nodes: int = 150,
+    similar: bool = True,
+) -> nx.MultiDiGraph:
+    """A node's neighbourhood read straight from the store, without loading the whole graph.
+
+    Breadth-first; stops adding nodes at `max_nodes` so a hub's page stays small.
+    """
+    kinds_filter = "" if similar else " AND kind != 'similar'"
+    seen = {node_id}
+    frontier = [node_id]
+    for _ in range(depth):
+        nxt: list[str] = []
+        for i in range(0, len(frontier), 400):
+            chunk = frontier[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            rows = store.conn.execute(
+                f"SELECT source, target FROM edges WHERE (source IN ({marks}) OR target IN ({marks})){kinds_filter} "
+                "ORDER BY kind = 'similar', weight DESC",
+                chunk + chunk,
+            )
+            for s, t in rows:
+                for m in (s, t):
+                    if m not in seen and len(seen) < max_nodes:
+                        seen.add(m)
+                        nxt.append(m)
+        frontier = nxt
+        if not frontier:
+            break
+    G = nx.MultiDiGraph()
+    nodes = store.nodes(sorted(seen))
+    for nid, n in nodes.items():
+        G.add_node(
+            nid,
+            kind=n["kind"],
+            title=n["title"],
+            dek=n["meta"].get("dek", ""),
+            stub=bool(n["meta"].get("stub")),
+        )
+    ids = list(nodes)
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        marks = ",".join("?" * len(chunk))
+        for s, t, kind, label, weight in store.conn.execute(
+            f"SELECT source, target, kind, label, weight FROM edges WHERE source IN ({marks}){kinds_filter}",
+            chunk,
+        ):
+            if t in nodes:
+                G.add_edge(s, t, key=f"{kind}:{label}", kind=kind, label=label, weight=weight)
+    return G
+
+
+def to_node_link(G: nx.MultiDiGraph) -> dict[str, Any]:
+    """Node-link JSON that networkx reads back with `node_link_graph(data, edges="links")`."""
+    return nx.node_link_data(G, edges="links")

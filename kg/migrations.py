@@ -1,0 +1,143 @@
+"""The schema, as an ordered list of named migrations. Each runs once and is recorded in `_migrations`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _m001_graph(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE nodes (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            root TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            line INTEGER NOT NULL DEFAULT 0,
+            hash TEXT NOT NULL,
+            embed_key TEXT,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX nodes_kind ON nodes(kind);
+        CREATE INDEX nodes_root ON nodes(root);
+        CREATE TABLE edges (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            target TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            label TEXT NOT NULL DEFAULT '',
+            context TEXT NOT NULL DEFAULT '',
+            root TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            line INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX edges_source ON edges(source, kind);
+        CREATE INDEX edges_target ON edges(target, kind);
+        CREATE INDEX edges_root ON edges(root);
+        CREATE TABLE embeddings (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE TABLE parse_cache (
+            hash TEXT PRIMARY KEY,
+            records TEXT NOT NULL
+        );
+        CREATE TABLE files (
+            root TEXT NOT NULL,
+            rel TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            ingested_at TEXT NOT NULL,
+            PRIMARY KEY (root, rel)
+        );
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE VIRTUAL TABLE nodes_fts USING fts5(
+            id UNINDEXED, title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        """,
+    )
+
+
+def _m002_runs(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            claim TEXT NOT NULL,
+            experiment TEXT NOT NULL,
+            status TEXT NOT NULL,
+            verdict TEXT,
+            params TEXT NOT NULL DEFAULT '{}',
+            seed INTEGER NOT NULL DEFAULT 0,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            prediction TEXT NOT NULL DEFAULT '[]',
+            checks TEXT NOT NULL DEFAULT '[]',
+            started_at TEXT,
+            ended_at TEXT,
+            seconds REAL,
+            code_hash TEXT,
+            environment TEXT NOT NULL DEFAULT '{}',
+            artefacts TEXT NOT NULL DEFAULT '[]',
+            stdout TEXT NOT NULL DEFAULT '',
+            stderr TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '',
+            pid INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX runs_claim ON runs(claim, created_at);
+        CREATE INDEX runs_status ON runs(status);
+        """,
+    )
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    """Run DDL statement by statement: executescript would commit the migration's open transaction."""
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_graph", _m001_graph),
+    ("002_runs", _m002_runs),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this database has not seen, each in its own transaction. Returns their names."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            fn(conn)
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,216 @@
+"""Hybrid search: FTS5/BM25 keyword ranks and embedding cosine ranks, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kg.embeddings import EMBED_KINDS, Embedder
+from kg.store import Store
+
+RRF_K = 60
+KINDS = ("concept", "paper", "claim", "inquiry", "experiment", "tag")
+OPEN, CLOSE = "\x02", "\x03"
+
+
+class SearchError(ValueError):
+    """A search the user asked for that cannot be run (bad kind, bad limit)."""
+
+
+def fts_query(q: str) -> str:
+    """Any user text as a safe FTS5 query: each word quoted, joined by OR.
+
+    >>> fts_query('edge "of" stability AND NOT(')
+    '"edge" OR "of" OR "stability" OR "AND" OR "NOT"'
+    """
+    return " OR ".join(f'"{w}"' for w in re.findall(r"\w+", q)[:32])
+
+
+@dataclass
+class VectorIndex:
+    generation: int
+    ids: list[str]
+    kinds: np.ndarray
+    matrix: np.ndarray
+
+
+_INDEX: dict[str, VectorIndex] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def vector_index(store: Store) -> VectorIndex:
+    """All node vectors in memory, reloaded only when an ingest has changed the store."""
+    gen = store.generation()
+    with _INDEX_LOCK:
+        idx = _INDEX.get(store.path)
+        if idx is None or idx.generation != gen:
+            ids, kinds, mat = store.vectors(EMBED_KINDS)
+            idx = VectorIndex(gen, ids, np.array(kinds, dtype=object), mat)
+            _INDEX[store.path] = idx
+    return idx
+
+
+def _check(kind: str | None, limit: int) -> None:
+    if kind and kind not in KINDS:
+        raise SearchError(f"unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+    if not 1 <= limit <= 200:
+        raise SearchError("limit must be between 1 and 200")
+
+
+def nearest(
+    store: Store,
+    vec: np.ndarray,
+    kind: str | None,
+    limit: int,
+    exclude: str | None = None,
+) -> list[tuple[str, float]]:
+    """The nodes closest to `vec` by cosine, best first."""
+    idx = vector_index(store)
+    if not idx.ids:
+        return []
+    scores = idx.matrix @ vec.astype(np.float32)
+    mask = np.ones(len(idx.ids), dtype=bool)
+    if kind:
+        mask &= idx.kinds == kind
+    if exclude is not None:
+        mask &= _not(idx.ids, exclude)
+    scores = np.where(mask, scores, -np.inf)
+    n = min(limit, int(mask.sum()))
+    if n <= 0:
+        return []
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(idx.ids[i], float(scores[i])) for i in top]
+
+
+def _not(ids: list[str], exclude: str) -> np.ndarray:
+    m = np.ones(len(ids), dtype=bool)
+    try:
+        m[ids.index(exclude)] = False
+    except ValueError:
+        pass
+    return m
+
+
+def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[tuple[str, str]]:
+    """(id, snippet with match markers) by BM25, best first."""
+    query = fts_query(q)
+    if not query:
+        return []
+    sql = (
+        f"SELECT f.id, snippet(nodes_fts, 2, '{OPEN}', '{CLOSE}', '…', 16) AS snip, "
+        f"highlight(nodes_fts, 1, '{OPEN}', '{CLOSE}') AS t "
+        "FROM nodes_fts f JOIN nodes n ON n.id = f.id WHERE nodes_fts MATCH ?"
+    )
+    args: list[Any] = [query]
+    if kind:
+        sql += " AND n.kind = ?"
+        args.append(kind)
+    sql += " ORDER BY bm25(nodes_fts, 0.0, 4.0, 1.0) LIMIT ?"
+    args.append(limit)
+    return [(r[0], r[1] if OPEN in r[1] else r[1]) for r in store.conn.execute(sql, args)]
+
+
+def mark(text: str) -> str:
+    """HTML-escape a snippet and turn its match markers into <mark> tags."""
+    return html.escape(" ".join(text.split())).replace(OPEN, "<mark>").replace(CLOSE, "</mark>")
+
+
+def _highlight(text: str, q: str) -> str:
+    words = {w.lower() for w in re.findall(r"\w{3,}", q)}
+    snippet = " ".join(text.split())[:220]
+    if not words:
+        return snippet
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\w*", re.I)
+    return pattern.sub(lambda m: OPEN + m.group(0) + CLOSE, snippet)
+
+
+def search(
+    store: Store,
+    q: str,
+    embedder: Embedder | None,
+    kind: str | None = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Hybrid search. Each hit is {"id", "kind", "title", "score", "snippet"}; snippets are safe HTML."""
+    _check(kind, limit)
+    q = q.strip()[:500]
+    if not q:
+        return []
+    pool = max(limit * 3, 30)
+    kw = keyword(store, q, kind, pool)
+    sem: list[tuple[str, float]] = []
+    if embedder is not None:
+        sem = nearest(store, embedder.encode([q])[0], kind, pool)
+    fused: dict[str, float] = {}
+    for rank, (nid, _s) in enumerate(kw):
+        fused[nid] = fused.get(nid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    for rank, (nid, _c) in enumerate(sem):
+        fused[nid] = fused.get(nid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    best = sorted(fused.items(), key=lambda p: (-p[1], p[0]))[:limit]
+    nodes = store.nodes([nid for nid, _ in best])
+    snippets = dict(kw)
+    out = []
+    for nid, score in best:
+        n = nodes.get(nid)
+        if not n:
+            continue
+        snip = snippets.get(nid) or _highlight(n["meta"].get("dek") or n["text"] or n["title"], q)
+        out.append(
+            {
+                "id": nid,
+                "kind": n["kind"],
+                "title": n["title"],
+                "score": round(score, 6),
+                "snippet": mark(snip),
+            }
+        )
+    return out
+
+
+def related(store: Store, node_id: str, kind: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    """The nodes nearest to a node by cosine: {"id", "kind", "title", "score"}."""
+    _check(kind, limit)
+    vec = store.vector(node_id)
+    if vec is None:
+        return []
+    hits = nearest(store, vec, kind, limit, exclude=node_id)
+    nodes = store.nodes([h[0] for h in hits])
+    return [
+        {
+            "id": nid,
+            "kind": nodes[nid]["kind"],
+            "title": nodes[nid]["title"],
+            "score": round(s, 4),
+        }
+        for nid, s in hits
+        if nid in nodes
+    ]
+
+
+def related_to_text(
+    store: Store,
+    text: str,
+    embedder: Embedder,
+    kind: str | None = "paper",
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Nearest nodes to free text, e.g. related papers for a question."""
+    _check(kind, limit)
+    hits = nearest(store, embedder.encode([text.strip()[:2000]])[0], kind, limit)
+    nodes = store.nodes([h[0] for h in hits])
+    return [
+        {
+            "id": nid,
+            "kind": nodes[nid]["kind"],
+            "title": nodes[nid]["title"],
+            "score": round(s, 4),
+        }
+        for nid, s in hits
+        if nid in nodes
+    ]

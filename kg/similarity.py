@@ -1,0 +1,106 @@
+"""`similar` edges: each node's top-k neighbours by cosine above a threshold, kept up to date incrementally."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import numpy as np
+
+BLOCK = 2048
+
+
+def top_k(sims: np.ndarray, k: int, threshold: float) -> list[list[tuple[int, float]]]:
+    """For each row, the column indices and scores of its k best entries above `threshold`.
+
+    >>> top_k(np.array([[0.0, 0.9, 0.2, 0.8]]), 2, 0.5)
+    [[(1, 0.9), (3, 0.8)]]
+    """
+    k = min(k, sims.shape[1])
+    if k <= 0:
+        return [[] for _ in range(sims.shape[0])]
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    out = []
+    for r, cols in enumerate(part):
+        pairs = sorted(((int(c), float(sims[r, c])) for c in cols), key=lambda p: (-p[1], p[0]))
+        out.append([p for p in pairs if p[1] >= threshold])
+    return out
+
+
+def _edge_id(source: str, target: str) -> str:
+    return hashlib.sha1(f"{source}\0{target}\0similar\0".encode()).hexdigest()
+
+
+def _rows(ids: list[str], mat: np.ndarray, rows: list[int], k: int, threshold: float) -> list[tuple]:
+    out = []
+    for start in range(0, len(rows), BLOCK):
+        block = rows[start : start + BLOCK]
+        sims = mat[block] @ mat.T
+        sims[np.arange(len(block)), block] = -np.inf
+        for r, best in zip(block, top_k(sims, k, threshold)):
+            for c, score in best:
+                out.append(
+                    (
+                        _edge_id(ids[r], ids[c]),
+                        ids[r],
+                        ids[c],
+                        "similar",
+                        "embedding",
+                        round(score, 6),
+                    )
+                )
+    return out
+
+
+def update_similar(
+    conn: sqlite3.Connection,
+    ids: list[str],
+    mat: np.ndarray,
+    changed: set[str],
+    k: int,
+    threshold: float,
+    full: bool = False,
+) -> int:
+    """Rewrite the `similar` edges that `changed` nodes (added, updated or removed) can affect.
+
+    Runs inside the caller's transaction. Returns the number of node rows recomputed.
+    """
+    if not ids:
+        conn.execute("DELETE FROM edges WHERE kind = 'similar'")
+        return 0
+    index = {nid: i for i, nid in enumerate(ids)}
+    if full or len(changed) > 0.2 * len(ids):
+        rows = list(range(len(ids)))
+        conn.execute("DELETE FROM edges WHERE kind = 'similar'")
+    else:
+        present = [index[c] for c in changed if c in index]
+        update = set(present)
+        if changed:
+            marks = ",".join("?" * len(changed))
+            q = f"SELECT DISTINCT source FROM edges WHERE kind = 'similar' AND target IN ({marks})"
+            update.update(index[r[0]] for r in conn.execute(q, list(changed)) if r[0] in index)
+        if present:
+            # A node whose list could now admit a changed node: its weakest kept score is below the new one.
+            floor = np.full(len(ids), threshold, dtype=np.float32)
+            counts = np.zeros(len(ids), dtype=np.int64)
+            for src, n, low in conn.execute(
+                "SELECT source, count(*), min(weight) FROM edges WHERE kind = 'similar' GROUP BY source"
+            ):
+                if src in index:
+                    counts[index[src]] = n
+                    if n >= k:
+                        floor[index[src]] = max(threshold, low)
+            best = (mat[present] @ mat.T).max(axis=0)
+            update.update(np.nonzero(best >= floor)[0].tolist())
+        rows = sorted(update)
+        for start in range(0, len(rows), 500):
+            chunk = [ids[r] for r in rows[start : start + 500]]
+            conn.execute(
+                f"DELETE FROM edges WHERE kind = 'similar' AND source IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+    conn.executemany(
+        "INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight) VALUES (?, ?, ?, ?, ?, ?)",
+        _rows(ids, mat, rows, k, threshold),
+    )
+    return len(rows)

@@ -1,0 +1,456 @@
+"""The only code that writes ingest results to the store: diff the desired graph against the stored one,
+embed what is new, and commit every change in one transaction."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tqdm import tqdm
+
+from ingest.pipeline import (
+    Assembly,
+    ParsedFile,
+    Record,
+    assemble,
+    read_and_parse,
+    records_from_json,
+    records_to_json,
+    scan,
+)
+from ingest.links import NoteEntry
+from ingest.records import EdgeRecord, NodeRecord
+from kg.embeddings import (
+    EMBED_KINDS,
+    Embedder,
+    cached_keys,
+    default_embedder,
+    embed_key,
+    embed_text,
+    store_vectors,
+)
+from kg.similarity import update_similar
+from kg.store import Store
+
+DEFAULT_K = 5
+DEFAULT_THRESHOLD = 0.45
+
+
+class IngestBusy(Exception):
+    """Another ingest holds the store's lock."""
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@contextmanager
+def ingest_lock(db_path: str) -> Iterator[None]:
+    """One ingest per store at a time; a second one is refused with a clear message."""
+    lock_path = db_path + ".ingest-lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestBusy(
+                f"another `kg ingest` is writing to {db_path}; wait for it to finish, then run again"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Scope:
+    """What an ingest answers for: whole folders, and single files named on the command line."""
+
+    dirs: set[str]
+    files: set[tuple[str, str]]
+
+    @classmethod
+    def of(cls, roots: list[str]) -> Scope:
+        dirs, files = set(), set()
+        for r in roots:
+            p = Path(r).resolve()
+            if p.is_dir():
+                dirs.add(str(p))
+            else:
+                files.add((str(p.parent), p.name))
+        return cls(dirs, files)
+
+    @property
+    def roots(self) -> list[str]:
+        return sorted(self.dirs | {d for d, _ in self.files})
+
+    def owns(self, root: str, path: str) -> bool:
+        """True for a stored row this ingest may update or remove."""
+        return root == "" or root in self.dirs or (root, path) in self.files
+
+
+class StoreKnown:
+    """What the store holds outside this ingest's scope, for references into other roots' nodes."""
+
+    def __init__(self, store: Store, scope: Scope) -> None:
+        self.conn = store.conn
+        self.scope = scope
+
+    def note_for_file(self, root: str, rel: str) -> NoteEntry | None:
+        row = self.conn.execute(
+            "SELECT id, title, meta FROM nodes WHERE root = ? AND path = ? AND kind IN ('concept', 'inquiry')",
+            (root, rel),
+        ).fetchone()
+        if not row:
+            return None
+        return NoteEntry(row[0], rel, row[1], tuple(json.loads(row[2]).get("aliases") or ()))
+
+    def _outside(self, rows: Any) -> str | None:
+        for nid, root, path in rows:
+            if not self.scope.owns(root, path):
+                return nid
+        return None
+
+    def exists(self, node_id: str) -> bool:
+        return self._outside(self.conn.execute("SELECT id, root, path FROM nodes WHERE id = ?", (node_id,))) is not None
+
+    def paper_ref(self, ref: str) -> str | None:
+        low = ref.lower()
+        for cand in (low, f"arxiv:{low}"):
+            hit = self._outside(
+                self.conn.execute("SELECT id, root, path FROM nodes WHERE kind = 'paper' AND id = ?", (cand,))
+            )
+            if hit:
+                return hit
+        return self._outside(
+            self.conn.execute(
+                "SELECT n.id, n.root, n.path FROM nodes n, json_each(n.meta, '$.keys') k "
+                "WHERE n.kind = 'paper' AND lower(k.value) = ?",
+                (low,),
+            )
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _edge_id(e: EdgeRecord) -> str:
+    return hashlib.sha1("\0".join(e.key()).encode()).hexdigest()
+
+
+def _progress(iterable: Any, total: int, desc: str, show: bool | None) -> Any:
+    if show is None:
+        show = sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, unit="file", disable=not show, leave=False)
+
+
+def parse_all(store: Store, roots: list[str], progress: bool | None = None) -> list[ParsedFile]:
+    """Scan and parse every file, reusing the parse cache; newly parsed files are added to it."""
+    files = scan(roots)
+
+    def cached(digest: str) -> list[Record] | None:
+        row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
+        return records_from_json(json.loads(row[0])) if row else None
+
+    parsed = [read_and_parse(sf, cached) for sf in _progress(files, len(files), "parsing", progress)]
+    fresh = [
+        (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False))
+        for pf in parsed
+        if pf.hash and not pf.failed
+    ]
+    if fresh:
+        have = {r[0] for r in store.conn.execute("SELECT hash FROM parse_cache")}
+        new = [f for f in fresh if f[0] not in have]
+        if new:
+            with store.transaction() as conn:
+                conn.executemany("INSERT OR IGNORE INTO parse_cache VALUES (?, ?)", new)
+    return parsed
+
+
+def ingest(
+    store: Store,
+    roots: list[str],
+    embedder: Embedder | None = None,
+    *,
+    k: int | None = None,
+    threshold: float | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the store in line with the files under `roots`. Unchanged input writes nothing."""
+    t0 = time.perf_counter()
+    embedder = embedder or default_embedder()
+    report = IngestReport()
+    with ingest_lock(store.path):
+        parsed = parse_all(store, roots, progress)
+        report.files = len(parsed)
+        scope = Scope.of(roots)
+        asm = assemble(parsed, StoreKnown(store, scope))
+        report.errors = [e.to_dict() for e in asm.errors]
+        _apply(store, asm, parsed, scope, embedder, report, k, threshold, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _apply(
+    store: Store,
+    asm: Assembly,
+    parsed: list[ParsedFile],
+    scope: Scope,
+    embedder: Embedder,
+    report: IngestReport,
+    k: int | None,
+    threshold: float | None,
+    progress: bool | None,
+) -> None:
+    conn = store.conn
+    marks = ",".join("?" * len(scope.roots))
+    stored = {
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in conn.execute(
+            f"SELECT id, hash, root, path, embed_key FROM nodes WHERE root IN ({marks}) OR root = ''",
+            scope.roots,
+        )
+        if scope.owns(r[2], r[3])
+    }
+    # A stub must not overwrite a node that another root ingested.
+    known = StoreKnown(store, scope)
+    failed = asm.failed
+    foreign = {
+        nid
+        for nid, n in asm.nodes.items()
+        if n.meta.get("stub")
+        and ((nid not in stored and known.exists(nid)) or (nid in stored and stored[nid][1:3] in failed))
+    }
+    rows, changed_embed, keys_needed = [], set(), {}
+    for nid, node in asm.nodes.items():
+        if nid in foreign:
+            continue
+        h = node.content_hash()
+        ekey = None
+        if node.kind in EMBED_KINDS and not node.meta.get("stub"):
+            text = embed_text(node.title, node.text, node.meta)
+            ekey = embed_key(text, embedder.name)
+            keys_needed[ekey] = text
+        old = stored.get(nid)
+        if old is None:
+            report.added += 1
+        elif old[0] != h or old[1] != asm.roots[nid] or old[3] != ekey:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+            continue
+        rows.append((node, h, ekey))
+        if old is None or old[3] != ekey:
+            changed_embed.add(nid)
+    removed = [
+        nid
+        for nid, (_h, root, path, _e) in stored.items()
+        if nid not in asm.nodes and root != "" and (root, path) not in failed
+    ]
+    report.removed = len(removed)
+
+    missing = sorted(set(keys_needed) - cached_keys(conn, list(keys_needed)))
+    if missing:
+        vecs = embedder.encode([keys_needed[m] for m in missing], progress=_show(progress))
+        with store.transaction():
+            store_vectors(conn, missing, embedder.name, vecs)
+        report.embedded = len(missing)
+
+    stored_edges = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT id, root, path, weight, origin, context, line FROM edges "
+            f"WHERE kind != 'similar' AND (root IN ({marks}) OR root = '')",
+            scope.roots,
+        )
+        if scope.owns(r[1], r[2])
+    }
+    want_edges = {}
+    for key, e in asm.edges.items():
+        if e.source in foreign and asm.edge_roots[key] == "":
+            continue
+        want_edges[_edge_id(e)] = (e, asm.edge_roots[key])
+    edge_inserts = [
+        (eid, e, root)
+        for eid, (e, root) in want_edges.items()
+        if eid not in stored_edges or stored_edges[eid] != (root, e.path, e.weight, e.origin, e.context, e.line)
+    ]
+    # Derived edges (a nested tag's `broader`) hold while both their nodes exist; they go with the nodes.
+    edge_deletes = [
+        eid
+        for eid, (root, path, *_r) in stored_edges.items()
+        if eid not in want_edges and root != "" and (root, path) not in failed
+    ]
+    file_rows = [(pf.source.root, pf.source.rel, pf.hash) for pf in parsed if pf.hash and not pf.failed]
+    stored_files = {
+        (r[0], r[1]): r[2]
+        for r in conn.execute(f"SELECT root, rel, hash FROM files WHERE root IN ({marks})", scope.roots)
+        if scope.owns(r[0], r[1])
+    }
+    gone_files = [f for f in stored_files if f not in {(r, p) for r, p, _ in file_rows}]
+    file_changes = [f for f in file_rows if stored_files.get((f[0], f[1])) != f[2]]
+    settings = _similar_settings(store, k, threshold)
+    settings_changed = (str(settings[0]), str(settings[1])) != (
+        store.setting("similar_k"),
+        store.setting("similar_threshold"),
+    )
+    if not (rows or removed or edge_inserts or edge_deletes or file_changes or gone_files or settings_changed):
+        return
+
+    now = _now()
+    with store.transaction():
+        for node, h, ekey in rows:
+            conn.execute(
+                """INSERT INTO nodes (id, kind, title, text, root, path, line, hash, embed_key, meta,
+                   created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, title=excluded.title, text=excluded.text,
+                   root=excluded.root, path=excluded.path, line=excluded.line, hash=excluded.hash,
+                   embed_key=excluded.embed_key, meta=excluded.meta, updated_at=excluded.updated_at""",
+                (
+                    node.id,
+                    node.kind,
+                    node.title,
+                    node.text,
+                    asm.roots[node.id],
+                    node.path,
+                    node.line,
+                    h,
+                    ekey,
+                    json.dumps(node.meta, ensure_ascii=False, sort_keys=True),
+                    now,
+                    now,
+                ),
+            )
+            conn.execute("DELETE FROM nodes_fts WHERE id = ?", (node.id,))
+            if node.kind != "tag":
+                conn.execute(
+                    "INSERT INTO nodes_fts (id, title, body) VALUES (?, ?, ?)",
+                    (node.id, node.title, _fts_body(node)),
+                )
+        _delete_nodes(conn, removed)
+        conn.executemany("DELETE FROM edges WHERE id = ?", [(e,) for e in edge_deletes])
+        conn.executemany(
+            """INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight, label, context, root, path, line)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    eid,
+                    e.source,
+                    e.target,
+                    e.kind,
+                    e.origin,
+                    e.weight,
+                    e.label,
+                    e.context,
+                    root,
+                    e.path,
+                    e.line,
+                )
+                for eid, e, root in edge_inserts
+            ],
+        )
+        orphans = _collect_orphans(conn)
+        report.removed += len([o for o in orphans if o in stored])
+        conn.executemany("DELETE FROM files WHERE root = ? AND rel = ?", gone_files)
+        conn.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+            [(*f, now) for f in file_changes],
+        )
+        ids, _kinds, mat = store.vectors(EMBED_KINDS)
+        update_similar(
+            conn,
+            ids,
+            mat,
+            changed_embed | set(removed) | set(orphans),
+            settings[0],
+            settings[1],
+            full=settings_changed,
+        )
+        store.set_setting("similar_k", str(settings[0]))
+        store.set_setting("similar_threshold", str(settings[1]))
+        store.set_setting("generation", str(store.generation() + 1))
+
+
+def _show(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def _similar_settings(store: Store, k: int | None, threshold: float | None) -> tuple[int, float]:
+    k = k if k is not None else int(store.setting("similar_k") or DEFAULT_K)
+    t = threshold if threshold is not None else float(store.setting("similar_threshold") or DEFAULT_THRESHOLD)
+    return int(k), float(t)
+
+
+def _fts_body(node: NodeRecord) -> str:
+    m = node.meta
+    extra = [
+        str(m.get("dek") or ""),
+        str(m.get("claim") or ""),
+        " ".join(m.get("aliases") or []),
+    ]
+    if node.kind == "paper":
+        extra += [
+            " ".join(m.get("authors") or []),
+            str(m.get("venue") or ""),
+            str(m.get("year") or ""),
+        ]
+    return "\n".join([*filter(None, extra), node.text])
+
+
+def _collect_orphans(conn: Any) -> list[str]:
+    """Delete derived nodes (tags, stubs of unresolved links) that nothing points at any more."""
+    gone: list[str] = []
+    while True:
+        batch = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM nodes WHERE root = '' AND id NOT IN "
+                "(SELECT target FROM edges WHERE kind NOT IN ('similar'))"
+            )
+        ]
+        if not batch:
+            return gone
+        _delete_nodes(conn, batch)
+        gone += batch
+
+
+def _delete_nodes(conn: Any, ids: list[str]) -> None:
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM nodes WHERE id IN ({marks})", chunk)
+        conn.execute(f"DELETE FROM nodes_fts WHERE id IN ({marks})", chunk)
+        conn.execute(
+            f"DELETE FROM edges WHERE source IN ({marks}) OR target IN ({marks})",
+            chunk + chunk,
+        )
