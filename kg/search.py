@@ -1,4 +1,4 @@
-"""Hybrid search: FTS5/BM25 keyword ranks and embedding cosine ranks, fused by reciprocal rank."""
+"""Hybrid search: FTS5/BM25 keyword matches and embedding cosine, fused into one score."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 from kg.embeddings import EMBED_KINDS, Embedder
 from kg.store import Store
 
-RRF_K = 60
+KEYWORD_WEIGHT = 0.5
 KINDS = ("concept", "paper", "claim", "inquiry", "experiment", "tag")
 OPEN, CLOSE = "\x02", "\x03"
 
@@ -97,23 +97,37 @@ def _not(ids: list[str], exclude: str) -> np.ndarray:
     return m
 
 
-def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[tuple[str, str]]:
-    """(id, snippet with match markers) by BM25, best first."""
+@dataclass
+class KeywordHit:
+    id: str
+    snippet: str  # with match markers
+    bm25: float  # higher is better
+    coverage: float  # share of the query's words the node contains
+
+
+def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordHit]:
+    """BM25 hits, best first, each with a snippet and how much of the query it covers."""
     query = fts_query(q)
     if not query:
         return []
+    terms = {w.lower() for w in re.findall(r"\w+", q)}
     sql = (
-        f"SELECT f.id, snippet(nodes_fts, 2, '{OPEN}', '{CLOSE}', '…', 16) AS snip, "
-        f"highlight(nodes_fts, 1, '{OPEN}', '{CLOSE}') AS t "
+        f"SELECT f.id, snippet(nodes_fts, 2, '{OPEN}', '{CLOSE}', '…', 16), "
+        f"highlight(nodes_fts, 1, '{OPEN}', '{CLOSE}') || ' ' || highlight(nodes_fts, 2, '{OPEN}', '{CLOSE}'), "
+        "-bm25(nodes_fts, 0.0, 4.0, 1.0) AS score "
         "FROM nodes_fts f JOIN nodes n ON n.id = f.id WHERE nodes_fts MATCH ?"
     )
     args: list[Any] = [query]
     if kind:
         sql += " AND n.kind = ?"
         args.append(kind)
-    sql += " ORDER BY bm25(nodes_fts, 0.0, 4.0, 1.0) LIMIT ?"
+    sql += " ORDER BY score DESC LIMIT ?"
     args.append(limit)
-    return [(r[0], r[1] if OPEN in r[1] else r[1]) for r in store.conn.execute(sql, args)]
+    hits = []
+    for nid, snip, marked, score in store.conn.execute(sql, args):
+        found = {m.lower() for m in re.findall(f"{OPEN}(.*?){CLOSE}", marked)}
+        hits.append(KeywordHit(nid, snip, float(score), min(1.0, len(found) / max(1, len(terms)))))
+    return hits
 
 
 def mark(text: str) -> str:
@@ -146,15 +160,16 @@ def search(
     kw = keyword(store, q, kind, pool)
     sem: list[tuple[str, float]] = []
     if embedder is not None:
-        sem = nearest(store, embedder.encode([q])[0], kind, pool)
-    fused: dict[str, float] = {}
-    for rank, (nid, _s) in enumerate(kw):
-        fused[nid] = fused.get(nid, 0.0) + 1.0 / (RRF_K + rank + 1)
-    for rank, (nid, _c) in enumerate(sem):
-        fused[nid] = fused.get(nid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        sem = [(nid, max(c, 0.0)) for nid, c in nearest(store, embedder.encode([q])[0], kind, pool)]
+    # Fusion: cosine plus a keyword bonus scaled by BM25 (relative to the best hit) and by the share of the
+    # query's words a node holds, so one common word shared with a query cannot outrank its meaning.
+    fused = dict(sem)
+    top = max((h.bm25 for h in kw), default=0.0) or 1.0
+    for h in kw:
+        fused[h.id] = fused.get(h.id, 0.0) + KEYWORD_WEIGHT * h.coverage * h.bm25 / top
     best = sorted(fused.items(), key=lambda p: (-p[1], p[0]))[:limit]
     nodes = store.nodes([nid for nid, _ in best])
-    snippets = dict(kw)
+    snippets = {h.id: h.snippet for h in kw}
     out = []
     for nid, score in best:
         n = nodes.get(nid)

@@ -138,7 +138,8 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
             out[f"{tag}_bound_over_initial_sharpness"] = (2 / lr) / out["initial_sharpness"]
     out["ratio_median_min"] = float(min(medians))
     out["ratio_median_max"] = float(max(medians))
-    out["bound_over_initial_sharpness_min"] = (2 / max(float(x) for x in params["lrs"])) / out["initial_sharpness"]
+    largest_lr = max(float(x) for x in params["lrs"])
+    out["bound_over_initial_sharpness_min"] = (2 / largest_lr) / out["initial_sharpness"]
 
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
     for lr, (ts, s, losses) in runs.items():
