@@ -66,7 +66,7 @@ def _key_line(raw: str, key: str) -> int:
     return 1
 
 
-def _blank_code(body: str) -> str:
+def blank_code(body: str) -> str:
     """Replace code spans with spaces so links and tags inside code are ignored but offsets hold."""
 
     def blank(m: re.Match[str]) -> str:
@@ -82,7 +82,7 @@ def _str(value: Any) -> str:
 def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | EdgeRecord]:
     """Parse one note. `node_id` is the slug the pipeline gave the file."""
     meta, body, body_line = split_front_matter(text, path)
-    scan = _blank_code(body)
+    scan = blank_code(body)
 
     def line_of(pos: int) -> int:
         return body_line + body.count("\n", 0, pos)

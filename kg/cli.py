@@ -54,7 +54,8 @@ def ingest(
     progress: bool | None,
 ) -> None:
     """Ingest notes, papers and experiments under PATHS. Exits 1 if any file failed (they are listed)."""
-    from kg.writer import IngestBusy, ingest as run_ingest
+    from kg.writer import IngestBusy
+    from kg.writer import ingest as run_ingest
 
     store = _open(db, create=True)
     try:
@@ -185,6 +186,75 @@ def export(fmt: str, output: Any, no_similar: bool, db: str) -> None:
     else:
         for line in nx.generate_graphml(G):
             output.write(line + "\n")
+
+
+@main.command()
+@db_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; keep 127.0.0.1 unless you mean to share it.",
+)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Worker threads (waitress).")
+@click.option("--debug", is_flag=True, help="Flask's development server with the debugger. Never on a shared host.")
+def serve(db: str, host: str, port: int, threads: int, debug: bool) -> None:
+    """Serve the web app: concept map, node pages, graph, search and reruns."""
+    from web import create_app
+
+    _open(db).close()
+    app = create_app(db, preload=True)
+    click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
+    if debug:
+        app.run(host=host, port=port, debug=True, use_reloader=False)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="lmkg")
+
+
+@main.command()
+@click.argument("claims", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Run every claim that has an experiment.")
+@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 32), help="Runs in parallel.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed passed to every experiment.")
+@click.option(
+    "--runs-dir", type=click.Path(file_okay=False), help="Where run folders go (default: runs/ beside the db)."
+)
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@db_option
+@json_option
+def verify(
+    claims: tuple[str, ...],
+    run_all: bool,
+    jobs: int,
+    seed: int,
+    runs_dir: str | None,
+    progress: bool | None,
+    db: str,
+    as_json: bool,
+) -> None:
+    """Re-verify CLAIMS (or --all) by running their experiments. Exits 1 unless every verdict is verified."""
+    from kg.verify import verify_claims
+
+    if not claims and not run_all:
+        raise click.UsageError("name one or more claims, or pass --all")
+    with _open(db) as store:
+        try:
+            results = verify_claims(
+                store, list(claims), run_all, jobs=jobs, seed=seed, runs_dir=runs_dir, progress=progress
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit(results)
+    else:
+        for r in results:
+            click.echo(f"{r['verdict']:<9} {r['seconds']:6.1f}s  {r['claim']}  ({r['strand']})")
+        n_ok = sum(r["verdict"] == "verified" for r in results)
+        click.echo(f"{n_ok}/{len(results)} verified")
+    sys.exit(0 if results and all(r["verdict"] == "verified" for r in results) else 1)
 
 
 if __name__ == "__main__":

@@ -119,5 +119,5 @@ def cached_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
 def store_vectors(conn: sqlite3.Connection, keys: list[str], model: str, vecs: np.ndarray) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO embeddings (key, model, dim, vector) VALUES (?, ?, ?, ?)",
-        [(k, model, int(v.shape[0]), v.astype(np.float32).tobytes()) for k, v in zip(keys, vecs)],
+        [(k, model, int(v.shape[0]), v.astype(np.float32).tobytes()) for k, v in zip(keys, vecs, strict=True)],
     )

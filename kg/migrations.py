@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
@@ -133,7 +133,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
                 conn.execute("ROLLBACK")
                 continue
             fn(conn)
-            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            now = datetime.now(UTC).isoformat(timespec="seconds")
             conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now))
             conn.execute("COMMIT")
         except BaseException:

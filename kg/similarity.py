@@ -37,7 +37,7 @@ def _rows(ids: list[str], mat: np.ndarray, rows: list[int], k: int, threshold: f
         block = rows[start : start + BLOCK]
         sims = mat[block] @ mat.T
         sims[np.arange(len(block)), block] = -np.inf
-        for r, best in zip(block, top_k(sims, k, threshold)):
+        for r, best in zip(block, top_k(sims, k, threshold), strict=True):
             for c, score in best:
                 out.append(
                     (

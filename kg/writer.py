@@ -9,15 +9,16 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from ingest.links import NoteEntry
 from ingest.pipeline import (
     Assembly,
     ParsedFile,
@@ -28,7 +29,6 @@ from ingest.pipeline import (
     records_to_json,
     scan,
 )
-from ingest.links import NoteEntry
 from ingest.records import EdgeRecord, NodeRecord
 from kg.embeddings import (
     EMBED_KINDS,
@@ -161,7 +161,7 @@ class StoreKnown:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _edge_id(e: EdgeRecord) -> str:

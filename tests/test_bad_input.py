@@ -48,10 +48,12 @@ def make_bad_folder(root: Path) -> dict[str, str]:
         f.write(b"# huge\n" + b"word " * (10 * 1024 * 1024))
     (root / "list-front.md").write_text("---\n- a\n- b\n---\nbody\n")
     (root / "bad-claim.md").write_text(
-        '---\ntitle: "C?"\nclaims:\n  - {title: "t", experiment: toy, prediction: [{metric: m, op: about, value: 1}]}\n---\nx\n'
+        '---\ntitle: "C?"\nclaims:\n  - {title: "t", experiment: toy, '
+        "prediction: [{metric: m, op: about, value: 1}]}\n---\nx\n"
     )
     (root / "missing-exp.md").write_text(
-        '---\ntitle: "M?"\nclaims:\n  - {title: "t", experiment: nowhere, prediction: [{metric: m, op: "<", value: 1}]}\n---\nx\n'
+        '---\ntitle: "M?"\nclaims:\n  - {title: "t", experiment: nowhere, '
+        'prediction: [{metric: m, op: "<", value: 1}]}\n---\nx\n'
     )
     (root / "broken.bib").write_text("@article{fine, title={A fine entry}, year={2001}}\n\n@article{bad, title={Oops\n")
     (root / "empty.pdf").write_bytes(b"")
@@ -99,7 +101,8 @@ def test_bad_folder_cli(tmp_path: Path):
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # No edge points at a node that isn't there.
         dangling = s.conn.execute(
-            "SELECT count(*) FROM edges WHERE source NOT IN (SELECT id FROM nodes) OR target NOT IN (SELECT id FROM nodes)"
+            "SELECT count(*) FROM edges "
+            "WHERE source NOT IN (SELECT id FROM nodes) OR target NOT IN (SELECT id FROM nodes)"
         ).fetchone()[0]
         assert dangling == 0
 

@@ -56,7 +56,9 @@ def test_json_outputs(tmp_path, vault):
     assert node["id"] == "alpha" and any(e["target"] == "beta" for e in node["edges_out"])
 
 
-@pytest.mark.parametrize("query", ['"unbalanced', "NEAR(a b)", "*", "a:b OR", "-x", "'; DROP TABLE nodes; --", "^", "()"])
+@pytest.mark.parametrize(
+    "query", ['"unbalanced', "NEAR(a b)", "*", "a:b OR", "-x", "'; DROP TABLE nodes; --", "^", "()"]
+)
 def test_any_query_string_is_safe(vault_store, fake, query):
     from kg.search import search
 

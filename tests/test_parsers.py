@@ -28,7 +28,10 @@ def test_bibtex_reads_arxiv_from_journal_and_doi():
 
 
 def test_bibtex_broken_entry_costs_only_itself():
-    text = "@article{ok1, title={Good one}, year={2020}}\n\n@article{bad, title={Oops, year={2020}\n\n@misc{ok2, title={Fine}}\n"
+    text = (
+        "@article{ok1, title={Good one}, year={2020}}\n\n"
+        "@article{bad, title={Oops, year={2020}\n\n@misc{ok2, title={Fine}}\n"
+    )
     recs = list(parse_bibtex(text, "x.bib"))
     assert [r.title for r in recs if isinstance(r, NodeRecord)] == ["Good one", "Fine"]
     errs = [r for r in recs if isinstance(r, FileError)]

@@ -1,0 +1,42 @@
+"""The Flask app: thin views over `kg`. One blueprint per resource; the store is opened once per request."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from kg.store import default_db_path
+
+
+def create_app(db_path: str | None = None, *, embedder: Any = None, preload: bool = False, **config: Any) -> Flask:
+    """Build the app for a knowledge-graph file. `embedder` defaults to the real model, loaded on first use."""
+    from kg.embeddings import default_embedder
+    from web import errors, graph, home, nodes, runs, search, security
+    from web.db import close_store
+
+    app = Flask(__name__)
+    app.config.update(
+        DB_PATH=str(db_path or default_db_path()),
+        SECRET_KEY=os.environ.get("KG_SECRET_KEY") or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        RUNS_DIR=str(Path(db_path or default_db_path()).resolve().parent / "runs"),
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_HTTPONLY=True,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+    app.extensions["kg_embedder"] = embedder or default_embedder()
+    app.teardown_appcontext(close_store)
+    security.init_app(app)
+    errors.init_app(app)
+    for bp in (home.bp, nodes.bp, graph.bp, search.bp, runs.bp):
+        app.register_blueprint(bp)
+    runs.init_app(app)
+    if preload:
+        threading.Thread(target=lambda: app.extensions["kg_embedder"].encode(["warm up"]), daemon=True).start()
+    return app

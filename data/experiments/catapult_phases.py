@@ -85,7 +85,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     curves = {}
     for k in range(int(p["n_inits"])):
         u, v = rng.standard_normal(m), rng.standard_normal(m)
-        for c, want in zip(grid, expected):
+        for c, want in zip(grid, expected, strict=True):
             losses, etalam = _train(u.copy(), v.copy(), c, steps)
             lab = _label(losses, m)
             correct += int(lab == want)

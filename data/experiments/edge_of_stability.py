@@ -15,8 +15,16 @@ sharpness gets anywhere near the (large) bound 2/η, so λη/2 should stay well 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-PARAMS = {"n": 200, "d": 10, "width": 32, "lrs": [0.3, 0.2], "control_lr": 0.08, "steps": 2000,
-          "measure_every": 10, "hvp_eps": 1e-5}
+PARAMS = {
+    "n": 200,
+    "d": 10,
+    "width": 32,
+    "lrs": [0.3, 0.2],
+    "control_lr": 0.08,
+    "steps": 2000,
+    "measure_every": 10,
+    "hvp_eps": 1e-5,
+}
 
 
 def _single_thread():
@@ -40,15 +48,20 @@ class _MLP:
 
     def init(self, rng):
         d, h = self.shapes[0]
-        ps = [rng.standard_normal((d, h)) / np.sqrt(d), np.zeros(h), rng.standard_normal((h, h)) / np.sqrt(h),
-              np.zeros(h), rng.standard_normal((h, 1)) / np.sqrt(h)]
+        ps = [
+            rng.standard_normal((d, h)) / np.sqrt(d),
+            np.zeros(h),
+            rng.standard_normal((h, h)) / np.sqrt(h),
+            np.zeros(h),
+            rng.standard_normal((h, 1)) / np.sqrt(h),
+        ]
         return np.concatenate([p.ravel() for p in ps])
 
     def _unpack(self, w):
         out, i = [], 0
         for s in self.shapes:
             k = int(np.prod(s))
-            out.append(w[i:i + k].reshape(s))
+            out.append(w[i : i + k].reshape(s))
             i += k
         return out
 
@@ -143,7 +156,7 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
 
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
     for lr, (ts, s, losses) in runs.items():
-        line, = axes[0].plot(ts, s, lw=1, label=f"η={lr:g}")
+        (line,) = axes[0].plot(ts, s, lw=1, label=f"η={lr:g}")
         if 2 / lr < 3 * max(s.max() for _, s, _ in runs.values()):
             axes[0].axhline(2 / lr, color=line.get_color(), ls="--", lw=0.8)
         axes[1].semilogy(losses, lw=0.8, color=line.get_color())

@@ -28,6 +28,7 @@ PARAMS = {
 
 def theory_error(lam: np.ndarray, v2: np.ndarray, n: int, ridge: float, noise_var: float):
     """Eigenlearning prediction of the excess test error; returns (error, error without E₀, κ)."""
+
     def excess(kappa):
         return np.sum(lam / (lam + kappa)) + ridge / kappa - n
 

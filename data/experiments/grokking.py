@@ -12,8 +12,19 @@ chance (1/p) even though the training set is fitted just as fast.
 
 import numpy as np
 
-PARAMS = {"p": 23, "width": 128, "train_fraction": 0.5, "lr": 5e-3, "weight_decay": 1.0, "betas": [0.9, 0.98],
-          "max_steps": 4000, "control_steps": 2000, "eval_every": 10, "runs": 5, "test_target": 0.95}
+PARAMS = {
+    "p": 23,
+    "width": 128,
+    "train_fraction": 0.5,
+    "lr": 5e-3,
+    "weight_decay": 1.0,
+    "betas": [0.9, 0.98],
+    "max_steps": 4000,
+    "control_steps": 2000,
+    "eval_every": 10,
+    "runs": 5,
+    "test_target": 0.95,
+}
 
 
 def _single_thread():
@@ -119,8 +130,8 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         "train_fit_step_median": float(np.median(t_tr[t_tr >= 0])) if np.any(t_tr >= 0) else float("nan"),
         "test_95_step_median": float(np.median(t_te[t_te >= 0])) if np.any(t_te >= 0) else float("nan"),
         "runs_reaching_test_target": int(np.sum(t_te >= 0)),
-        "control_test_acc_max": float(chist[:, 1 + runs:].max()),
-        "control_test_acc_final_median": float(np.median(chist[-1, 1 + runs:])),
+        "control_test_acc_max": float(chist[:, 1 + runs :].max()),
+        "control_test_acc_final_median": float(np.median(chist[-1, 1 + runs :])),
         "control_runs_fitting_train": int(np.sum(c_tr >= 0)),
         "control_steps": int(params["control_steps"]),
         "chance_accuracy": 1.0 / p,

@@ -17,8 +17,15 @@ is expected to fall as the width grows, roughly as 1/width.
 
 import numpy as np
 
-PARAMS = {"widths": [32, 64, 128, 256, 512], "n": 64, "d": 16, "steps": 60, "replicates": 3,
-          "log2_lrs": [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3], "base_width": 32}
+PARAMS = {
+    "widths": [32, 64, 128, 256, 512],
+    "n": 64,
+    "d": 16,
+    "steps": 60,
+    "replicates": 3,
+    "log2_lrs": [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3],
+    "base_width": 32,
+}
 
 
 def _single_thread():
@@ -84,8 +91,9 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     tail = max(1, steps // 4)
     for w in widths:
         # Gaussian draws shared by both parametrisations (they differ by scale factors only)
-        draws = [(rng.standard_normal((d, w)), rng.standard_normal((w, w)), rng.standard_normal(w))
-                 for _ in range(reps)]
+        draws = [
+            (rng.standard_normal((d, w)), rng.standard_normal((w, w)), rng.standard_normal(w)) for _ in range(reps)
+        ]
         mults = {"sp": (1.0, 1.0, 1.0), "mup": (w / w0, 1.0, w0 / w)}
         for par in ("sp", "mup"):
             # score: geometric mean over initialisations of the loss averaged over the last quarter of training

@@ -8,7 +8,7 @@ relative to between-class spread), the deviation of the pairwise cosines of the 
 simplex value −1/(K−1) (equiangularity), the spread of their norms (equinorm), and the distance between the
 normalised classifier and the normalised centred class means (self-duality). As a physical negative control the
 same model is trained on imbalanced classes (half the classes with many samples, half with few), where the
-simplex geometry is expected to break ("minority collapse").
+simplex geometry is expected to break (the regime of "minority collapse").
 """
 
 import numpy as np
@@ -37,8 +37,7 @@ def _single_thread():
     return threadpool_limits(limits=1)
 
 
-def _train(labels: np.ndarray, K: int, d: int, lam: float, lr: float, steps: int, tol: float,
-           rng: np.random.Generator):
+def _train(labels: np.ndarray, K: int, d: int, lam: float, lr: float, steps: int, tol: float, rng: np.random.Generator):
     """GD on mean_i[CE_i + lam/2 |h_i|^2] + lam/2 |W|^2 + lam/2 |b|^2, per-sample step for the features."""
     N = len(labels)
     Y = np.zeros((K, N))
@@ -55,7 +54,7 @@ def _train(labels: np.ndarray, K: int, d: int, lam: float, lr: float, steps: int
         G = (P - Y) / N
         gW = G @ H.T + lam * W
         gb = G.sum(axis=1) + lam * b
-        gH = W.T @ G + lam * H / N          # gradient of the objective with respect to H
+        gH = W.T @ G + lam * H / N  # gradient of the objective with respect to H
         gnorm = np.sqrt(np.sum(gW**2) + np.sum(gb**2) + N * np.sum(gH**2))
         if t % 500 == 0:
             history.append((t, gnorm))
@@ -63,7 +62,7 @@ def _train(labels: np.ndarray, K: int, d: int, lam: float, lr: float, steps: int
             break
         W -= lr * gW
         b -= lr * gb
-        H -= lr * N * gH                    # per-sample step size, so every block converges at one pace
+        H -= lr * N * gH  # per-sample step size, so every block converges at one pace
     return H, W, b, t, gnorm, history
 
 
@@ -84,8 +83,15 @@ def _collapse_metrics(H: np.ndarray, W: np.ndarray, labels: np.ndarray, K: int) 
     equiangular = float(np.max(np.abs(off + 1.0 / (K - 1))))
     equinorm = float(np.std(norms) / np.mean(norms))
     self_dual = float(np.linalg.norm(W.T / np.linalg.norm(W) - M / np.linalg.norm(M)))
-    return {"nc1": nc1, "equiangularity": equiangular, "equinorm": equinorm, "self_duality": self_dual,
-            "mean_cosine": float(off.mean()), "min_cosine": float(off.min()), "max_cosine": float(off.max())}
+    return {
+        "nc1": nc1,
+        "equiangularity": equiangular,
+        "equinorm": equinorm,
+        "self_duality": self_dual,
+        "mean_cosine": float(off.mean()),
+        "min_cosine": float(off.min()),
+        "max_cosine": float(off.max()),
+    }
 
 
 def run(params: dict, seed: int, outdir: str) -> dict:
@@ -109,14 +115,22 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     init = _collapse_metrics(H0, rng.standard_normal((K, d)), labels, K)
     H, W, b, t, gnorm, hist = _train(labels, K, d, lam, lr, steps, tol, rng)
     out = _collapse_metrics(H, W, labels, K)
-    out.update({"steps_run": t, "final_grad_norm": float(gnorm), "simplex_cosine": -1.0 / (K - 1),
-                "init_nc1": init["nc1"], "init_equiangularity": init["equiangularity"],
-                "feature_norm_mean": float(np.linalg.norm(H, axis=0).mean())})
+    out.update(
+        {
+            "steps_run": t,
+            "final_grad_norm": float(gnorm),
+            "simplex_cosine": -1.0 / (K - 1),
+            "init_nc1": init["nc1"],
+            "init_equiangularity": init["equiangularity"],
+            "feature_norm_mean": float(np.linalg.norm(H, axis=0).mean()),
+        }
+    )
 
     # control: strongly imbalanced classes
     half = K // 2
-    counts = [int(params["imbalanced_majority_per_class"])] * half + \
-             [int(params["imbalanced_minority_per_class"])] * (K - half)
+    counts = [int(params["imbalanced_majority_per_class"])] * half + [int(params["imbalanced_minority_per_class"])] * (
+        K - half
+    )
     labels_c = np.repeat(np.arange(K), counts)
     Hc, Wc, _, tc, gc, _ = _train(labels_c, K, d, lam, lr, steps, tol, rng)
     ctrl = _collapse_metrics(Hc, Wc, labels_c, K)
@@ -134,6 +148,8 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     for ax, Mx, title in ((axes[0], Mb, "balanced"), (axes[1], Mc, "imbalanced (control)")):
         im = ax.imshow(Mx.T @ Mx, vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_title(f"{title}\ncosines of class means", fontsize=9)
+        ax.set_xticks(range(0, K, 2))
+        ax.set_yticks(range(0, K, 2))
         ax.set_xlabel("class")
         ax.set_ylabel("class")
     fig.colorbar(im, ax=axes, shrink=0.8)

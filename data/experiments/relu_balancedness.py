@@ -13,8 +13,17 @@ per-coordinate rescaling of the gradient does not respect the symmetry.
 
 import numpy as np
 
-PARAMS = {"n": 100, "d": 10, "width": 50, "teacher_width": 3, "lr": 0.04, "time": 40.0, "init_scale": 0.1,
-          "adam_lr": 0.01, "adam_steps": 1000}
+PARAMS = {
+    "n": 100,
+    "d": 10,
+    "width": 50,
+    "teacher_width": 3,
+    "lr": 0.04,
+    "time": 40.0,
+    "init_scale": 0.1,
+    "adam_lr": 0.01,
+    "adam_steps": 1000,
+}
 
 
 def _single_thread():

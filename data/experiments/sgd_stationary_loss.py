@@ -58,9 +58,9 @@ def _simulate(eta, B, h, s2, chains, burn, avg, rng, record_every=1):
     for t in range(burn + avg):
         X = rng.standard_normal((chains, B, d)) * sq
         eps = rng.standard_normal((chains, B)) * np.sqrt(s2)
-        r = np.einsum("cbd,cd->cb", X, E) - eps          # residual x·e − noise = prediction − label
+        r = np.einsum("cbd,cd->cb", X, E) - eps  # residual x·e − noise = prediction − label
         E -= eta / B * np.einsum("cb,cbd->cd", r, X)
-        exc = 0.5 * np.sum(h * E**2, axis=1)           # population excess loss, exactly
+        exc = 0.5 * np.sum(h * E**2, axis=1)  # population excess loss, exactly
         if t >= burn:
             total += exc.mean()
             count += 1
@@ -90,7 +90,7 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     ratios, measured, predicted = [], {}, {}
     for eta, B in params["configs"]:
         eta, B = float(eta), int(B)
-        tau = 1.0 / (2 * eta * h.min())             # slowest relaxation time, in steps
+        tau = 1.0 / (2 * eta * h.min())  # slowest relaxation time, in steps
         burn, avg = int(params["burn_in_times"] * tau), int(params["average_times"] * tau)
         m, _, _ = _simulate(eta, B, h, s2, chains, burn, avg, rng)
         p = predicted_excess(eta, B, h, s2)
@@ -131,13 +131,20 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     fig, ax = plt.subplots(figsize=(5.5, 4))
     keys = list(measured)
     xs = [e / b for e, b in keys]
-    ax.scatter(xs, [measured[k] for k in keys], label="SGD, time-averaged", zorder=3)
-    for k in keys:
-        ax.annotate(f"B={k[1]}", (k[0] / k[1], measured[k]), fontsize=7, xytext=(3, -8),
-                    textcoords="offset points")
     grid = np.linspace(min(xs) * 0.8, max(xs) * 1.2, 100)
-    for B in sorted({b for _, b in keys}):
-        ax.plot(grid, [predicted_excess(g * B, B, h, s2) for g in grid], lw=0.8, label=f"closed form, B={B}")
+    for i, B in enumerate(sorted({b for _, b in keys})):
+        ax.plot(
+            grid, [predicted_excess(g * B, B, h, s2) for g in grid], lw=0.8, color=f"C{i}", label=f"closed form, B={B}"
+        )
+        pts = [k for k in keys if k[1] == B]
+        ax.scatter(
+            [k[0] / B for k in pts],
+            [measured[k] for k in pts],
+            color=f"C{i}",
+            s=18,
+            zorder=3,
+            label=f"SGD time average, B={B}",
+        )
     ax.set_xlabel("η / B")
     ax.set_ylabel("stationary excess loss")
     ax.set_title("SGD stationary loss vs closed form", fontsize=10)

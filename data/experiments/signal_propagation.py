@@ -92,7 +92,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     crit = int(np.argmin(np.abs(np.array(sw2s) - sw2_crit)))
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for sw2, cur, th in zip(sw2s, curves, theory):
+    for sw2, cur, th in zip(sw2s, curves, theory, strict=True):
         ax.plot(np.arange(depth), cur, "o", ms=3, label=f"σ_w²={sw2:.3f}")
         ax.plot(np.arange(depth), th * np.arange(depth), "k-", lw=0.8)
     ax.set_xlabel("layers travelled back from the output")
@@ -111,6 +111,6 @@ def run(params: dict, seed: int, outdir: str) -> dict:
         "chaotic_slope_max": float(slopes[-1]),
         "naive_linear_err_max": float(naive_err.max()),
     }
-    for sw2, sl, th in zip(sw2s, slopes, theory):
+    for sw2, sl, th in zip(sw2s, slopes, theory, strict=True):
         out[f"slope_minus_ln_chi1_at_{sw2:.3f}".replace(".", "p")] = float(sl - th)
     return out

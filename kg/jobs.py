@@ -1,0 +1,55 @@
+"""Background runs for the web app: a small pool, and one run per claim at a time."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kg.runner import create_run, execute, get_run, normalise_claim_id, plan
+from kg.store import Store
+
+
+class RunQueue:
+    """Starts runs in the background. A second request for a claim joins the run already going."""
+
+    def __init__(self, db_path: str, runs_dir: str | Path, workers: int = 2, **limits: Any) -> None:
+        self.db_path = db_path
+        self.runs_dir = Path(runs_dir)
+        self.limits = limits
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kg-run")
+        self.lock = threading.Lock()
+        self.active: dict[str, str] = {}
+
+    def submit(self, claim_id: str, seed: int = 0) -> tuple[dict[str, Any], bool]:
+        """Queue a run of the claim, or return the one already going. Returns (run, joined)."""
+        claim_id = normalise_claim_id(claim_id)
+        with self.lock, Store(self.db_path, create=False) as store:
+            current = self.active.get(claim_id)
+            if current:
+                run = get_run(store, current)
+                if run and run["status"] in ("queued", "running"):
+                    return run, True
+            p = plan(store, claim_id)
+            run_id = create_run(store, p, seed)
+            self.active[claim_id] = run_id
+            run = get_run(store, run_id) or {}
+        self.pool.submit(self._work, claim_id, run_id, p, seed)
+        return run, False
+
+    def _work(self, claim_id: str, run_id: str, p: Any, seed: int) -> None:
+        try:
+            with Store(self.db_path, create=False) as store:
+                execute(store, run_id, p, seed, self.runs_dir, **self.limits)
+        finally:
+            with self.lock:
+                if self.active.get(claim_id) == run_id:
+                    del self.active[claim_id]
+
+    def active_run(self, claim_id: str) -> str | None:
+        with self.lock:
+            return self.active.get(normalise_claim_id(claim_id))
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

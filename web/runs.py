@@ -1,0 +1,78 @@
+"""Rerun a claim (POST, CSRF-checked), follow a run, and serve a run's plots from its own folder only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, send_from_directory
+
+from kg.jobs import RunQueue
+from kg.runner import RunError, get_run, recover_interrupted
+from kg.store import Store
+from kg.views import NotFound
+from web.db import get_store
+
+bp = Blueprint("runs", __name__)
+RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+ARTEFACT = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.png$")
+
+
+def queue() -> RunQueue:
+    return current_app.extensions["kg_runs"]
+
+
+@bp.post("/api/claims/<path:claim_id>/rerun")
+def rerun(claim_id: str):  # type: ignore[no-untyped-def]
+    store = get_store()
+    node = store.node(claim_id)
+    if node is None or node["kind"] != "claim":
+        raise NotFound(claim_id)
+    try:
+        run, joined = queue().submit(claim_id)
+    except RunError as exc:
+        abort(400, description=str(exc))
+    return jsonify({"id": run["id"], "status": run["status"], "joined": joined}), 200 if joined else 202
+
+
+@bp.get("/api/claims/<path:claim_id>/active")
+def active(claim_id: str):  # type: ignore[no-untyped-def]
+    run_id = queue().active_run(claim_id)
+    return jsonify({"id": run_id})
+
+
+@bp.get("/api/runs/<run_id>")
+def run_json(run_id: str):  # type: ignore[no-untyped-def]
+    if not RUN_ID.match(run_id):
+        abort(404, description="no such run")
+    run = get_run(get_store(), run_id)
+    if run is None:
+        abort(404, description="no such run")
+    return jsonify(run)
+
+
+@bp.get("/runs/<run_id>/<name>")
+def artefact(run_id: str, name: str):  # type: ignore[no-untyped-def]
+    """A plot of a run: the name must be a recorded artefact of that run, inside that run's folder."""
+    if not RUN_ID.match(run_id) or not ARTEFACT.match(name):
+        abort(404, description="no such file")
+    run = get_run(get_store(), run_id)
+    if run is None or name not in run["artefacts"]:
+        abort(404, description="no such file")
+    folder = Path(current_app.config["RUNS_DIR"]).resolve() / run_id
+    target = (folder / name).resolve()
+    if target.parent != folder or target.is_symlink() or not target.is_file():
+        abort(404, description="no such file")
+    return send_from_directory(folder, name, mimetype="image/png", max_age=3600)
+
+
+def init_app(app: Flask) -> None:
+    """Start the run queue, and fail the runs a crash left behind."""
+    db = app.config["DB_PATH"]
+    if Path(db).exists():
+        with Store(db, create=False) as store:
+            recover_interrupted(store)
+    app.extensions["kg_runs"] = RunQueue(
+        db, app.config["RUNS_DIR"], workers=app.config.get("RUN_WORKERS", 2),
+        memory_mb=app.config.get("RUN_MEMORY_MB", 2048),
+    )  # fmt: skip
