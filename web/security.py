@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, abort, request, session
+from flask import Flask, abort, current_app, request, session
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSP = (
@@ -22,6 +22,9 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        abort(413, description=f"request body over {limit // 1024} KB")
     if request.method in SAFE_METHODS:
         return
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
