@@ -30,8 +30,10 @@ def node_url(node_id: str) -> str:
     return "/node/" + quote(node_id, safe=":/")
 
 
-def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool] | None]) -> str:
-    """Render a note body. `resolve(name)` gives (node id, is_stub) for a link name, or None."""
+def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool, str] | None]) -> str:
+    """Render a note body. `resolve(name)` gives (node id, is_stub, display name) for a link name, or None.
+
+    A bare link written as the target's slug, [[deep-linear-networks]], shows the target's display name."""
     links: list[str] = []
 
     def stash(m: re.Match[str]) -> str:
@@ -39,6 +41,8 @@ def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool] | None]
         name, _, heading = target.partition("#")
         shown = alias.strip() or (f"{name.strip()} › {heading.strip()}" if heading and name.strip() else target.strip())
         hit = resolve(name.strip()) if name.strip() else None
+        if hit and not alias.strip() and not heading and name.strip() == hit[0] and "-" in hit[0]:
+            shown = hit[2]
         cls = "wikilink embed" if m.group(1) else "wikilink"
         if hit is None or hit[1]:
             cls += " unresolved"

@@ -56,12 +56,13 @@ def cached(store: Store, name: str, build: Any) -> Any:
     return value
 
 
-def _resolver_table(store: Store) -> dict[str, tuple[str, bool]]:
-    table: dict[str, tuple[str, bool]] = {}
+def _resolver_table(store: Store) -> dict[str, tuple[str, bool, str]]:
+    table: dict[str, tuple[str, bool, str]] = {}
     rows = store.conn.execute("SELECT id, title, meta FROM nodes WHERE kind IN ('concept', 'inquiry')")
     for nid, title, meta in rows:
         m = json.loads(meta)
-        entry = (nid, bool(m.get("stub")))
+        aliases = m.get("aliases") or []
+        entry = (nid, bool(m.get("stub")), str(aliases[0]) if aliases else title)
         for name in [*(m.get("aliases") or []), title, nid]:
             table.setdefault(str(name).strip().lower(), entry)
     return table
@@ -70,7 +71,7 @@ def _resolver_table(store: Store) -> dict[str, tuple[str, bool]]:
 def resolver(store: Store) -> Any:
     table = cached(store, "resolver", lambda: _resolver_table(store))
 
-    def resolve(name: str) -> tuple[str, bool] | None:
+    def resolve(name: str) -> tuple[str, bool, str] | None:
         low = name.strip().lower().removesuffix(".md")
         return table.get(low) or table.get(low.rsplit("/", 1)[-1]) or table.get(slugify(low.rsplit("/", 1)[-1]))
 
