@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import bibtexparser
 from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode
 
@@ -56,31 +55,26 @@ def parse_bibtex(text: str, path: str) -> Iterator[NodeRecord | FileError]:
     """Yield a paper record per good entry and a FileError per broken one."""
     if "@" not in text:
         raise ParseError("no BibTeX entries found (entries start with @article{key, ...)")
+    # One parser per file: building the grammar costs far more than parsing an entry.
+    parser = BibTexParser(common_strings=True, customization=convert_to_unicode)
+    parser.ignore_nonstandard_types = False
+    parser.expect_multiple_parse = True
     for line, etype, chunk in _chunks(text):
         if etype in SKIP_TYPES:
             continue
         if not _balanced(chunk.rstrip()):
             yield FileError(path, line, "entry has unbalanced braces; close every { with }")
             continue
-        parser = BibTexParser(common_strings=True, customization=convert_to_unicode)
-        parser.ignore_nonstandard_types = False
+        before = len(parser.bib_database.entries)
         try:
-            db = bibtexparser.loads(chunk, parser=parser)
+            entries = parser.parse(chunk, partial=True).entries[before:]
         except Exception as exc:  # the parser library raises many types; each is one bad entry
-            yield FileError(
-                path,
-                line,
-                f"entry could not be parsed ({type(exc).__name__}); check its syntax",
-            )
+            yield FileError(path, line, f"entry could not be parsed ({type(exc).__name__}); check its syntax")
             continue
-        if not db.entries:
-            yield FileError(
-                path,
-                line,
-                "entry could not be parsed; check the key and the field syntax",
-            )
+        if not entries:
+            yield FileError(path, line, "entry could not be parsed; check the key and the field syntax")
             continue
-        e = db.entries[0]
+        e = entries[0]
         title = _clean(e.get("title", ""))
         if not title:
             yield FileError(

@@ -24,6 +24,8 @@ FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 
+# libyaml's safe loader when present: the same documents, parsed about ten times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LIST_FIELDS = ("aliases", "tags", "sources", "draws_on", "related", "claims")
 
 
@@ -34,7 +36,7 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
         return {}, text, 1
     raw = m.group(1) or ""
     try:
-        meta = yaml.safe_load(raw) or {}
+        meta = yaml.load(raw, Loader=SAFE_LOADER) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

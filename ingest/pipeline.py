@@ -31,7 +31,7 @@ from ingest.records import (
 )
 from ingest.text import decode_text, read_bytes
 
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 SELF = "@self"
 SKIP_DIRS = {
     ".git",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ class VectorIndex:
 
 
 _INDEX: dict[str, VectorIndex] = {}
+_EMBED_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kg-embed")
 _INDEX_LOCK = threading.Lock()
 
 
@@ -105,28 +107,58 @@ class KeywordHit:
     coverage: float  # share of the query's words the node contains
 
 
-def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordHit]:
-    """BM25 hits, best first, each with a snippet and how much of the query it covers."""
-    query = fts_query(q)
-    if not query:
-        return []
-    terms = {w.lower() for w in re.findall(r"\w+", q)}
-    sql = (
-        f"SELECT f.id, snippet(nodes_fts, 2, '{OPEN}', '{CLOSE}', '…', 16), "
-        f"highlight(nodes_fts, 1, '{OPEN}', '{CLOSE}') || ' ' || highlight(nodes_fts, 2, '{OPEN}', '{CLOSE}'), "
-        "-bm25(nodes_fts, 0.0, 4.0, 1.0) AS score "
-        "FROM nodes_fts f JOIN nodes n ON n.id = f.id WHERE nodes_fts MATCH ?"
-    )
+def _ranked(store: Store, query: str, kind: str | None, limit: int, skip: set[int]) -> list[tuple[int, float]]:
+    sql = "SELECT rowid, -bm25(nodes_fts, 4.0, 1.0, 0.0) FROM nodes_fts WHERE nodes_fts MATCH ?"
     args: list[Any] = [query]
     if kind:
-        sql += " AND n.kind = ?"
+        sql += " AND kind = ?"
         args.append(kind)
-    sql += " ORDER BY score DESC LIMIT ?"
-    args.append(limit)
+    sql += " ORDER BY bm25(nodes_fts, 4.0, 1.0, 0.0) LIMIT ?"
+    args.append(limit + len(skip))
+    return [(r, float(s)) for r, s in store.conn.execute(sql, args) if r not in skip][:limit]
+
+
+def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordHit]:
+    """BM25 hits, best first, each with a snippet and how much of the query it covers.
+
+    Nodes holding every word come first; nodes holding only some fill the rest. Snippets are made for the
+    returned rows only, never for every match.
+    """
+    terms = list(dict.fromkeys(w.lower() for w in re.findall(r"\w+", q)))[:32]
+    if not terms:
+        return []
+    quoted = [f'"{t}"' for t in terms]
+    every = _ranked(store, " ".join(quoted), kind, limit, set())
+    some = (
+        _ranked(store, " OR ".join(quoted), kind, limit - len(every), {r for r, _ in every})
+        if len(every) < limit and len(terms) > 1
+        else []
+    )
+    ranked = every + some
+    if not ranked:
+        return []
+    marks = ",".join("?" * len(ranked))
+    rows = {
+        r[0]: r[1:]
+        for r in store.conn.execute(
+            f"SELECT f.rowid, n.id, snippet(nodes_fts, 1, '{OPEN}', '{CLOSE}', '…', 16), "
+            f"highlight(nodes_fts, 0, '{OPEN}', '{CLOSE}') "
+            f"FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid WHERE nodes_fts MATCH ? AND f.rowid IN ({marks})",
+            [" OR ".join(quoted), *[r for r, _ in ranked]],
+        )
+    }
+    full = {r for r, _ in every}
     hits = []
-    for nid, snip, marked, score in store.conn.execute(sql, args):
-        found = {m.lower() for m in re.findall(f"{OPEN}(.*?){CLOSE}", marked)}
-        hits.append(KeywordHit(nid, snip, float(score), min(1.0, len(found) / max(1, len(terms)))))
+    for rowid, score in ranked:
+        if rowid not in rows:
+            continue
+        nid, snip, title = rows[rowid]
+        if rowid in full:
+            coverage = 1.0
+        else:
+            found = {m.lower() for m in re.findall(f"{OPEN}(.*?){CLOSE}", snip + " " + title)}
+            coverage = min(1.0, len(found) / len(terms))
+        hits.append(KeywordHit(nid, snip, score, coverage))
     return hits
 
 
@@ -157,10 +189,12 @@ def search(
     if not q:
         return []
     pool = max(limit * 3, 30)
+    # The query's embedding is computed while SQLite ranks keywords: both release the GIL.
+    vec = _EMBED_POOL.submit(embedder.encode, [q]) if embedder is not None else None
     kw = keyword(store, q, kind, pool)
     sem: list[tuple[str, float]] = []
-    if embedder is not None:
-        sem = [(nid, max(c, 0.0)) for nid, c in nearest(store, embedder.encode([q])[0], kind, pool)]
+    if vec is not None:
+        sem = [(nid, max(c, 0.0)) for nid, c in nearest(store, vec.result()[0], kind, pool)]
     # Fusion: cosine plus a keyword bonus scaled by BM25 (relative to the best hit) and by the share of the
     # query's words a node holds, so one common word shared with a query cannot outrank its meaning.
     fused = dict(sem)

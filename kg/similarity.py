@@ -7,7 +7,10 @@ import sqlite3
 
 import numpy as np
 
-BLOCK = 2048
+BLOCK = 512
+# Above this many nodes a full rebuild searches clusters (IVF) instead of every pair; bench/ measures its recall.
+EXACT_LIMIT = 20000
+NPROBE = 12
 
 
 def top_k(sims: np.ndarray, k: int, threshold: float) -> list[list[tuple[int, float]]]:
@@ -49,6 +52,46 @@ def _rows(ids: list[str], mat: np.ndarray, rows: list[int], k: int, threshold: f
                         round(score, 6),
                     )
                 )
+    return out
+
+
+def kmeans(x: np.ndarray, n_clusters: int, rng: np.random.Generator, iters: int = 8) -> np.ndarray:
+    """Spherical k-means centroids of the rows of `x` (unit vectors)."""
+    centroids = x[rng.choice(len(x), n_clusters, replace=False)].copy()
+    for _ in range(iters):
+        assign = np.argmax(x @ centroids.T, axis=1)
+        for c in range(n_clusters):
+            members = x[assign == c]
+            if len(members):
+                v = members.sum(axis=0)
+                centroids[c] = v / (np.linalg.norm(v) or 1.0)
+    return centroids
+
+
+def _rows_ivf(ids: list[str], mat: np.ndarray, k: int, threshold: float, nprobe: int = NPROBE) -> list[tuple]:
+    """Approximate top-k for every row: each cluster's members search the `nprobe` nearest clusters."""
+    n = len(ids)
+    n_clusters = max(8, int(np.sqrt(n)))
+    rng = np.random.default_rng(0)
+    sample = mat[rng.choice(n, min(n, 40 * n_clusters), replace=False)]
+    centroids = kmeans(sample, n_clusters, rng)
+    assign = np.concatenate([np.argmax(mat[i : i + 8192] @ centroids.T, axis=1) for i in range(0, n, 8192)])
+    members = [np.nonzero(assign == c)[0] for c in range(n_clusters)]
+    near = np.argsort(-(centroids @ centroids.T), axis=1)[:, : min(nprobe, n_clusters)]
+    out = []
+    for c in range(n_clusters):
+        rows = members[c]
+        if not len(rows):
+            continue
+        cand = np.concatenate([members[p] for p in near[c]])
+        for start in range(0, len(rows), BLOCK):
+            block = rows[start : start + BLOCK]
+            sims = mat[block] @ mat[cand].T
+            sims[block[:, None] == cand[None, :]] = -np.inf
+            for r, best in zip(block, top_k(sims, k, threshold), strict=True):
+                for j, score in best:
+                    c_id = ids[cand[j]]
+                    out.append((_edge_id(ids[r], c_id), ids[r], c_id, "similar", "embedding", round(score, 6)))
     return out
 
 
@@ -99,8 +142,11 @@ def update_similar(
                 f"DELETE FROM edges WHERE kind = 'similar' AND source IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
+    if len(rows) == len(ids) and len(ids) > EXACT_LIMIT:
+        new = _rows_ivf(ids, mat, k, threshold)
+    else:
+        new = _rows(ids, mat, rows, k, threshold)
     conn.executemany(
-        "INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight) VALUES (?, ?, ?, ?, ?, ?)",
-        _rows(ids, mat, rows, k, threshold),
+        "INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight) VALUES (?, ?, ?, ?, ?, ?)", new
     )
     return len(rows)

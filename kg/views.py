@@ -121,8 +121,9 @@ def unlinked_mentions(store: Store, node: dict[str, Any], linked: set[str], limi
         if phrase == '""':
             continue
         rows = store.conn.execute(
-            "SELECT f.id, snippet(nodes_fts, 2, '<<', '>>', '…', 12) FROM nodes_fts f JOIN nodes n ON n.id = f.id "
-            "WHERE nodes_fts MATCH ? AND n.kind IN ('concept', 'inquiry') LIMIT 20",
+            "SELECT n.id, snippet(nodes_fts, 1, '<<', '>>', '…', 12) "
+            "FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid "
+            "WHERE nodes_fts MATCH ? AND f.kind IN ('concept', 'inquiry') LIMIT 20",
             (f"body : {phrase}",),
         )
         for nid, snip in rows:
@@ -184,8 +185,18 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
     if node["kind"] in NOTE_KINDS:
         linked = {e["source"] for e in by(in_edges, "links_to")}
         view["unlinked_mentions"] = unlinked_mentions(store, node, linked)
-    runs = latest_runs(store, [c["id"] for c in view["claims"]])
-    for c in view["claims"]:
+    # Claims stated by the notes this one relates to: a concept page shows the verdicts that bear on it.
+    neighbours = [e["target"] for e in by(out_edges, "related")] + [e["source"] for e in by(in_edges, "related")]
+    stated = [c["id"] for c in view["claims"]]
+    nearby = []
+    for nb in dict.fromkeys(neighbours):
+        for e in store.edges(nb, "out", ("states",)):
+            if e["target"] not in stated:
+                nearby.append(e)
+                stated.append(e["target"])
+    view["nearby_claims"] = _cards(store, nearby, "target")
+    runs = latest_runs(store, [c["id"] for c in view["claims"] + view["nearby_claims"]])
+    for c in view["claims"] + view["nearby_claims"]:
         c["verdict"] = runs[c["id"]]["verdict"] if c["id"] in runs else None
     if node["kind"] == "claim":
         view["claim"] = claim_view(store, node, in_edges)

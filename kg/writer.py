@@ -351,11 +351,12 @@ def _apply(
                     now,
                 ),
             )
-            conn.execute("DELETE FROM nodes_fts WHERE id = ?", (node.id,))
+            conn.execute("DELETE FROM nodes_fts WHERE rowid = (SELECT rowid FROM nodes WHERE id = ?)", (node.id,))
             if node.kind != "tag":
                 conn.execute(
-                    "INSERT INTO nodes_fts (id, title, body) VALUES (?, ?, ?)",
-                    (node.id, node.title, _fts_body(node)),
+                    "INSERT INTO nodes_fts (rowid, title, body, kind) "
+                    "VALUES ((SELECT rowid FROM nodes WHERE id = ?), ?, ?, ?)",
+                    (node.id, node.title, _fts_body(node), node.kind),
                 )
         _delete_nodes(conn, removed)
         conn.executemany("DELETE FROM edges WHERE id = ?", [(e,) for e in edge_deletes])
@@ -448,8 +449,8 @@ def _delete_nodes(conn: Any, ids: list[str]) -> None:
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM nodes_fts WHERE rowid IN (SELECT rowid FROM nodes WHERE id IN ({marks}))", chunk)
         conn.execute(f"DELETE FROM nodes WHERE id IN ({marks})", chunk)
-        conn.execute(f"DELETE FROM nodes_fts WHERE id IN ({marks})", chunk)
         conn.execute(
             f"DELETE FROM edges WHERE source IN ({marks}) OR target IN ({marks})",
             chunk + chunk,

@@ -58,7 +58,11 @@ def dump(store: Store) -> dict:
             "ORDER BY source, target, kind, label"
         )
     )
-    fts = list(store.conn.execute("SELECT id, title, body FROM nodes_fts ORDER BY id"))
+    fts = list(
+        store.conn.execute(
+            "SELECT n.id, f.title, f.body, f.kind FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid ORDER BY n.id"
+        )
+    )
     return {"nodes": nodes, "edges": edges, "fts": fts}
 
 
