@@ -8,7 +8,7 @@ PORT ?= 5000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run ingest serve test test-fast browser lint bench clean
+.PHONY: install run ingest serve test test-fast browser lint bench bench-full clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -35,6 +35,27 @@ test: install browser
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
+	touch $@
+
+# Quick mode: checks that every harness works (no time thresholds), in a few minutes.
+bench: $(VENV)/.bench browser
+	$(PY) -m bench.run
+	$(PY) -m bench.pages
+	$(PY) -m bench.load --clients 10 --seconds 10
+	$(PY) -m bench.crash --kills 3 --notes 300
+	$(PY) -m tests.fuzz.long --examples 300
+
+# The full runs behind BENCHMARKS.md and RELIABILITY.md (about 40 minutes on 2 cores).
+bench-full: $(VENV)/.bench browser
+	$(PY) -m bench.run --full
+	$(PY) -m bench.pages
+	$(PY) -m bench.seeds --seeds 0 1 2
+	$(PY) -m bench.load --clients 50 --seconds 60
+	$(PY) -m bench.crash --kills 20
+	$(PY) -m tests.fuzz.long --examples 5000
 
 lint: install
 	$(VENV)/bin/ruff check kg ingest web tests bench

@@ -63,10 +63,10 @@ def note_texts(vault: Path) -> list[str]:
 
 def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
     from bench.vault import make_vault
+    from ingest.markdown import split_front_matter
     from kg.embeddings import SentenceEmbedder, embed_text
     from kg.store import Store
     from kg.writer import ingest
-    from ingest.markdown import split_front_matter
 
     vault = tmp / f"ingest-{n}"
     info = make_vault(vault, n, n_papers=0)
@@ -87,7 +87,8 @@ def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
     cold = ingest(store, [str(vault)], model, progress=False)
     warm = ingest(store, [str(vault)], model, progress=False)
     one = sorted((vault / "notes").rglob("*.md"))[n // 2]
-    one.write_text(one.read_text() + "\nOne more sentence about the edge of stability.\n")
+    head, sep, body = one.read_text().partition("\n---\n")
+    one.write_text(head + sep + "A new first sentence about the edge of stability. " + body)
     changed = ingest(store, [str(vault)], model, progress=False)
     store.close()
     return {
@@ -129,7 +130,9 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     report = ingest(store, [str(vault)], stand_in, progress=False)
     ids, _k, mat = store.vectors(EMBED_KINDS)
     t = time.perf_counter()
-    approx = _rows_ivf(ids, mat, 10, -1.0) if len(ids) > EXACT_LIMIT else _rows(ids, mat, list(range(len(ids))), 10, -1.0)
+    approx = (
+        _rows_ivf(ids, mat, 10, -1.0) if len(ids) > EXACT_LIMIT else _rows(ids, mat, list(range(len(ids))), 10, -1.0)
+    )
     sim_s = time.perf_counter() - t
     got: dict[str, set[str]] = {}
     for _eid, s, tgt, *_ in approx:

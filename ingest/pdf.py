@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterator
 
 from ingest.papers import ARXIV_IN_TEXT, clean_arxiv, paper_record
 from ingest.records import NodeRecord, ParseError
 
+# pypdf logs every repair it makes; the error the user sees is ours.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 MAX_PAGES = 6
 MAX_TEXT = 20000
 

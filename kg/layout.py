@@ -27,7 +27,7 @@ def layout(G: nx.Graph, seed: int = 3) -> dict[Any, tuple[float, float]]:
     golden = math.pi * (3 - math.sqrt(5))
     offset = 0.0
     for i, members in enumerate(groups):
-        radius = math.sqrt(len(members))
+        radius = 2.5 * math.sqrt(len(members))
         r = offset + radius if i else 0.0
         cx, cy = r * math.cos(i * golden), r * math.sin(i * golden)
         offset = max(offset, r + radius)

@@ -27,6 +27,74 @@ def isolate_network() -> bool:
         return False
 
 
+# Landlock (Linux ≥ 5.13): an unprivileged process can give up rights for itself and its children.
+_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446
+_PR_SET_NO_NEW_PRIVS = 38
+_WRITE_FILE, _REMOVE_DIR, _REMOVE_FILE = 1 << 1, 1 << 4, 1 << 5
+_MAKE = sum(1 << b for b in range(6, 13))  # char, dir, reg, sock, fifo, block, sym
+_REFER, _TRUNCATE = 1 << 13, 1 << 14
+_NET_BIND, _NET_CONNECT = 1 << 0, 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, or 0 where there is none."""
+    try:
+        return max(0, int(ctypes.CDLL(None, use_errno=True).syscall(_SYS_CREATE, None, 0, 1)))
+    except (OSError, AttributeError):
+        return 0
+
+
+def restrict_writes(outdir: str) -> dict[str, bool]:
+    """Allow writes only beneath `outdir` (reads stay open), and no TCP, where Landlock is available.
+
+    Returns what was enforced: {"filesystem": bool, "tcp": bool}.
+    """
+    done = {"filesystem": False, "tcp": False}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        abi = libc.syscall(_SYS_CREATE, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    except (OSError, AttributeError):
+        return done
+    if abi < 1:
+        return done
+    writes = _WRITE_FILE | _REMOVE_DIR | _REMOVE_FILE | _MAKE
+    if abi >= 2:
+        writes |= _REFER
+    if abi >= 3:
+        writes |= _TRUNCATE
+    attr = _RulesetAttr(writes, (_NET_BIND | _NET_CONNECT) if abi >= 4 else 0)
+    size = ctypes.sizeof(attr) if abi >= 4 else 8
+    fd = libc.syscall(_SYS_CREATE, ctypes.byref(attr), size, 0)
+    if fd < 0:
+        return done
+    try:
+        for path, allowed in ((outdir, writes), ("/dev/null", _WRITE_FILE), ("/dev/shm", writes)):
+            if not os.path.exists(path):
+                continue
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                mask = allowed if os.path.isdir(path) else allowed & (_WRITE_FILE | (_TRUNCATE if abi >= 3 else 0))
+                rule = _PathBeneath(mask, pfd)
+                if libc.syscall(_SYS_ADD_RULE, fd, 1, ctypes.byref(rule), 0) != 0:
+                    return done
+            finally:
+                os.close(pfd)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(_SYS_RESTRICT, fd, 0) != 0:
+            return done
+    finally:
+        os.close(fd)
+    return {"filesystem": True, "tcp": abi >= 4}
+
+
 def clean_metrics(raw: Any) -> dict[str, float | int | bool]:
     if not isinstance(raw, dict):
         raise TypeError(f"run() must return a dict of metrics, not {type(raw).__name__}")
@@ -47,6 +115,7 @@ def main(argv: list[str]) -> int:
     path, params_json, seed, outdir = argv
     os.chdir(outdir)
     net = isolate_network()
+    sandbox = restrict_writes(outdir)
     spec = importlib.util.spec_from_file_location("experiment", path)
     if spec is None or spec.loader is None:
         print(f"cannot load {path}", file=sys.stderr)
@@ -64,7 +133,7 @@ def main(argv: list[str]) -> int:
         return 1
     tmp = os.path.join(outdir, ".metrics.json.tmp")
     with open(tmp, "w") as f:
-        json.dump({"metrics": metrics, "params": params, "network_isolated": net}, f)
+        json.dump({"metrics": metrics, "params": params, "sandbox": {**sandbox, "network_namespace": net}}, f)
     os.replace(tmp, os.path.join(outdir, "metrics.json"))
     return 0
 

@@ -97,7 +97,9 @@ def test_bad_folder_cli(tmp_path: Path):
         assert s.node("arxiv:1806.07572")  # good.bib
         assert s.node("paper:a-fine-entry-2001")  # the good entry of broken.bib
         assert s.node("arxiv:2008.08186")  # the good line of bad.jsonl
-        assert s.node("claim:t") is None or s.node("claim:t")["path"] == "missing-exp.md"
+        # The note naming a missing experiment still lands, its claim without a `verifies` edge.
+        assert s.node("claim:t")["path"] == "missing-exp.md"
+        assert s.edges("claim:t", "in", ("verifies",)) == []
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # No edge points at a node that isn't there.
         dangling = s.conn.execute(

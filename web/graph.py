@@ -31,7 +31,11 @@ def _filters() -> dict:
 
 @bp.get("/graph")
 def page():  # type: ignore[no-untyped-def]
-    return render_template("graph.html", f=_filters())
+    f = _filters()
+    focus = get_store().node(f["focus"]) if f["focus"] else None
+    if not f["kinds"]:
+        f["kinds"] = ["concept", "inquiry", "claim"] + ([focus["kind"]] if focus else [])
+    return render_template("graph.html", f=f)
 
 
 @bp.get("/api/graph")

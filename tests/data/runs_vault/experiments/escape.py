@@ -6,7 +6,6 @@ PARAMS = {"target": "/tmp/kg-escape-test"}
 def run(params, seed, outdir):
     import socket
 
-    wrote = 0
     try:
         with open(params["target"], "w") as f:
             f.write("escaped")
@@ -14,8 +13,14 @@ def run(params, seed, outdir):
     except OSError:
         wrote = 0
     try:
-        socket.create_connection(("127.0.0.1", 9), timeout=1).close()
+        with open(f"{outdir}/inside.txt", "w") as f:
+            f.write("fine")
+        inside = 1
+    except OSError:
+        inside = 0
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=1).close()
         net = 1
-    except OSError as exc:
-        net = 0 if "unreachable" in str(exc).lower() or exc.errno in (101, 99) else -1
-    return {"wrote_outside": wrote, "network": net}
+    except OSError:
+        net = 0
+    return {"wrote_outside": wrote, "wrote_inside": inside, "network": net}
