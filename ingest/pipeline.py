@@ -119,6 +119,7 @@ class ParsedFile:
     hash: str
     records: list[Record]
     failed: bool = False  # the whole file was refused: what is stored from it stays as it was
+    from_cache: bool = False
 
 
 def parse_source(sf: SourceFile, data: bytes, digest: str) -> ParsedFile:
@@ -155,24 +156,39 @@ def _parse(sf: SourceFile, data: bytes) -> Iterator[Record]:
         yield from parse_note_page(text, sf.rel)
 
 
-def read_and_parse(sf: SourceFile, cache: Callable[[str], list[Record] | None] | None = None) -> ParsedFile:
-    """Read one file and parse it, reusing `cache(hash)` when it has the records already."""
+@dataclass
+class ReadFile:
+    """A file's bytes and hash, or the reason it could not be read."""
+
+    source: SourceFile
+    data: bytes | None
+    digest: str
+    error: FileError | None = None
+
+
+def read_source(sf: SourceFile) -> ReadFile:
     try:
         data = read_bytes(sf.abspath)
     except ParseError as exc:
-        return ParsedFile(sf, "", [FileError(sf.path, exc.line, str(exc))], failed=True)
+        return ReadFile(sf, None, "", FileError(sf.path, exc.line, str(exc)))
     except OSError as exc:
-        return ParsedFile(
-            sf,
-            "",
-            [FileError(sf.path, None, f"cannot read file ({exc.strerror})")],
-            failed=True,
-        )
-    digest = file_hash(sf, data)
-    cached = cache(digest) if cache else None
+        return ReadFile(sf, None, "", FileError(sf.path, None, f"cannot read file ({exc.strerror})"))
+    return ReadFile(sf, data, file_hash(sf, data))
+
+
+def parse_read(rf: ReadFile, cache: Callable[[str], list[Record] | None] | None = None) -> ParsedFile:
+    """Parse a read file, reusing `cache(hash)` when it has the records already."""
+    if rf.error is not None or rf.data is None:
+        return ParsedFile(rf.source, "", [rf.error] if rf.error else [], failed=True)
+    cached = cache(rf.digest) if cache else None
     if cached is not None:
-        return ParsedFile(sf, digest, cached)
-    return parse_source(sf, data, digest)
+        return ParsedFile(rf.source, rf.digest, cached, from_cache=True)
+    return parse_source(rf.source, rf.data, rf.digest)
+
+
+def read_and_parse(sf: SourceFile, cache: Callable[[str], list[Record] | None] | None = None) -> ParsedFile:
+    """Read one file and parse it, reusing `cache(hash)` when it has the records already."""
+    return parse_read(read_source(sf), cache)
 
 
 class Known(Protocol):
@@ -221,15 +237,23 @@ def _note_ids(files: list[ParsedFile], known: Known) -> dict[tuple[str, str], st
     return ids
 
 
-def assemble(files: list[ParsedFile], known: Known | None = None) -> Assembly:
-    """Resolve every reference across the parsed files and return the desired nodes and edges."""
+def assemble(
+    files: list[ParsedFile],
+    known: Known | None = None,
+    indexes: dict[str, LinkIndex] | None = None,
+    fixed_ids: dict[tuple[str, str], str] | None = None,
+) -> Assembly:
+    """Resolve every reference across the parsed files and return the desired nodes and edges.
+
+    `indexes` and `fixed_ids` let an update of a few notes resolve against the rest of the vault as stored.
+    """
     known = known or NothingKnown()
     out = Assembly()
-    note_ids = _note_ids(files, known)
-    indexes: dict[str, LinkIndex] = {}
+    note_ids = fixed_ids if fixed_ids is not None else _note_ids(files, known)
+    indexes = indexes if indexes is not None else {}
     for pf in files:
         nid = note_ids.get((pf.source.root, pf.source.rel))
-        if nid:
+        if nid and fixed_ids is None:
             node = next(r for r in pf.records if isinstance(r, NodeRecord) and r.id == SELF)
             aliases = tuple(node.meta.get("aliases") or ())
             indexes.setdefault(pf.source.root, LinkIndex()).add(NoteEntry(nid, pf.source.rel, node.title, aliases))

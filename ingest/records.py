@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 NODE_KINDS = ("concept", "paper", "claim", "inquiry", "experiment", "tag")
@@ -47,7 +47,7 @@ class NodeRecord:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))
 
 
 @dataclass
@@ -68,7 +68,7 @@ class EdgeRecord:
         return (self.source, self.target, self.kind, self.label)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))
 
 
 @dataclass
@@ -80,7 +80,7 @@ class FileError:
     error: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -18,13 +18,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingest.links import NoteEntry
+from ingest.links import LinkIndex, NoteEntry
 from ingest.pipeline import (
+    SELF,
     Assembly,
     ParsedFile,
+    ReadFile,
     Record,
     assemble,
-    read_and_parse,
+    parse_read,
+    read_source,
     records_from_json,
     records_to_json,
     scan,
@@ -97,6 +100,7 @@ class Scope:
 
     dirs: set[str]
     files: set[tuple[str, str]]
+    key: str = ""  # the settings key under which a whole-scope ingest records the generation it left
 
     @classmethod
     def of(cls, roots: list[str]) -> Scope:
@@ -174,27 +178,90 @@ def _progress(iterable: Any, total: int, desc: str, show: bool | None) -> Any:
     return tqdm(iterable, total=total, desc=desc, unit="file", disable=not show, leave=False)
 
 
-def parse_all(store: Store, roots: list[str], progress: bool | None = None) -> list[ParsedFile]:
-    """Scan and parse every file, reusing the parse cache; newly parsed files are added to it."""
-    files = scan(roots)
+FAST_PATH_MAX = 50
+
+
+def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = None) -> list[ParsedFile]:
+    """Parse read files, reusing the parse cache; newly parsed files are added to it."""
 
     def cached(digest: str) -> list[Record] | None:
         row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
         return records_from_json(json.loads(row[0])) if row else None
 
-    parsed = [read_and_parse(sf, cached) for sf in _progress(files, len(files), "parsing", progress)]
-    fresh = [
-        (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False))
-        for pf in parsed
-        if pf.hash and not pf.failed
-    ]
-    if fresh:
-        have = {r[0] for r in store.conn.execute("SELECT hash FROM parse_cache")}
-        new = [f for f in fresh if f[0] not in have]
-        if new:
-            with store.transaction() as conn:
-                conn.executemany("INSERT OR IGNORE INTO parse_cache VALUES (?, ?)", new)
+    parsed = [parse_read(rf, cached) for rf in _progress(reads, len(reads), "parsing", progress)]
+    fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
+    for start in range(0, len(fresh), 2000):
+        rows = [
+            (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh[start : start + 2000]
+        ]
+        with store.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO parse_cache VALUES (?, ?)", rows)
     return parsed
+
+
+def _scope_key(scope: Scope, model: str) -> str:
+    """Where an ingest of this scope with this model records the generation it left the store at."""
+    raw = json.dumps([sorted(scope.dirs), sorted(scope.files), model])
+    return "scope:" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _changed_reads(store: Store, scope: Scope, reads: list[ReadFile]) -> list[ReadFile] | None:
+    """The files that changed since this scope's last ingest, or None when only a full ingest will do.
+
+    A short list is only trusted when nothing else has written to the store since, and no file came or went.
+    """
+    if scope.files or store.setting(scope.key) != str(store.generation()):
+        return None
+    marks = ",".join("?" * len(scope.roots))
+    stored = {
+        (r[0], r[1]): r[2]
+        for r in store.conn.execute(f"SELECT root, rel, hash FROM files WHERE root IN ({marks})", scope.roots)
+    }
+    if len(stored) != len(reads):
+        return None
+    changed = []
+    for rf in reads:
+        key = (rf.source.root, rf.source.rel)
+        if key not in stored:
+            return None
+        if stored[key] != rf.digest:
+            changed.append(rf)
+    return changed
+
+
+def _vault_indexes(store: Store, roots: list[str]) -> dict[str, LinkIndex]:
+    """The link index of each root's notes as stored."""
+    indexes: dict[str, LinkIndex] = {}
+    marks = ",".join("?" * len(roots))
+    for nid, root, path, title, meta in store.conn.execute(
+        f"SELECT id, root, path, title, meta FROM nodes WHERE root IN ({marks}) AND kind IN ('concept', 'inquiry')",
+        roots,
+    ):
+        m = json.loads(meta)
+        if not m.get("stub") and path.lower().endswith((".md", ".markdown")):
+            indexes.setdefault(root, LinkIndex()).add(NoteEntry(nid, path, title, tuple(m.get("aliases") or ())))
+    return indexes
+
+
+def _fast_update(store: Store, changed: list[ParsedFile]) -> tuple[dict[str, LinkIndex], dict] | None:
+    """Indexes and ids for updating a few notes in place, or None if a change reaches beyond them
+    (a new title or alias, a refused file, or a format whose records other files depend on)."""
+    fixed: dict[tuple[str, str], str] = {}
+    for pf in changed:
+        if pf.failed or pf.source.fmt != "markdown":
+            return None
+        row = store.conn.execute(
+            "SELECT id, title, meta FROM nodes WHERE root = ? AND path = ? AND kind IN ('concept', 'inquiry')",
+            (pf.source.root, pf.source.rel),
+        ).fetchone()
+        node = next((r for r in pf.records if isinstance(r, NodeRecord) and r.id == SELF), None)
+        if row is None or node is None:
+            return None
+        aliases = json.loads(row[2]).get("aliases") or []
+        if node.title != row[1] or list(node.meta.get("aliases") or []) != list(aliases):
+            return None
+        fixed[(pf.source.root, pf.source.rel)] = row[0]
+    return _vault_indexes(store, sorted({pf.source.root for pf in changed})), fixed
 
 
 def ingest(
@@ -206,19 +273,49 @@ def ingest(
     threshold: float | None = None,
     progress: bool | None = None,
 ) -> IngestReport:
-    """Bring the store in line with the files under `roots`. Unchanged input writes nothing."""
+    """Bring the store in line with the files under `roots`. Unchanged input writes nothing.
+
+    Every file is read and hashed. When nothing changed since this scope's last ingest, that is all; when a
+    few notes changed without touching what links resolve to, only they are parsed and rewritten; otherwise
+    everything is assembled again (from the parse cache) and diffed against the store.
+    """
     t0 = time.perf_counter()
     embedder = embedder or default_embedder()
     report = IngestReport()
     with ingest_lock(store.path):
-        parsed = parse_all(store, roots, progress)
-        report.files = len(parsed)
         scope = Scope.of(roots)
-        asm = assemble(parsed, StoreKnown(store, scope))
-        report.errors = [e.to_dict() for e in asm.errors]
-        _apply(store, asm, parsed, scope, embedder, report, k, threshold, progress)
+        scope.key = _scope_key(scope, embedder.name)
+        reads = [read_source(sf) for sf in scan(roots)]
+        report.files = len(reads)
+        settings_same = _similar_settings(store, k, threshold) == _similar_settings(store, None, None)
+        changed = _changed_reads(store, scope, reads) if settings_same else None
+        if changed == []:
+            report.unchanged = _owned_count(store, scope)
+        else:
+            fast = None
+            if changed is not None and len(changed) <= FAST_PATH_MAX:
+                parsed = parse_files(store, changed, progress)
+                fast = _fast_update(store, parsed)
+            if fast is not None:
+                indexes, fixed = fast
+                sub = Scope(set(), {(pf.source.root, pf.source.rel) for pf in parsed}, key=scope.key)
+                asm = assemble(parsed, StoreKnown(store, sub), indexes=indexes, fixed_ids=fixed)
+                report.errors = [e.to_dict() for e in asm.errors]
+                _apply(store, asm, parsed, sub, embedder, report, k, threshold, progress)
+                report.unchanged = _owned_count(store, scope) - report.added - report.updated
+            else:
+                parsed = parse_files(store, reads, progress)
+                asm = assemble(parsed, StoreKnown(store, scope))
+                report.errors = [e.to_dict() for e in asm.errors]
+                _apply(store, asm, parsed, scope, embedder, report, k, threshold, progress)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _owned_count(store: Store, scope: Scope) -> int:
+    marks = ",".join("?" * len(scope.roots))
+    sql = f"SELECT count(*) FROM nodes WHERE root IN ({marks}) OR root = ''"
+    return store.conn.execute(sql, scope.roots).fetchone()[0]
 
 
 def _apply(
@@ -317,14 +414,19 @@ def _apply(
         for r in conn.execute(f"SELECT root, rel, hash FROM files WHERE root IN ({marks})", scope.roots)
         if scope.owns(r[0], r[1])
     }
-    gone_files = [f for f in stored_files if f not in {(r, p) for r, p, _ in file_rows}]
+    present = {(r, p) for r, p, _ in file_rows}
+    gone_files = [f for f in stored_files if f not in present]
     file_changes = [f for f in file_rows if stored_files.get((f[0], f[1])) != f[2]]
     settings = _similar_settings(store, k, threshold)
     settings_changed = (str(settings[0]), str(settings[1])) != (
         store.setting("similar_k"),
         store.setting("similar_threshold"),
     )
+    scope_key = scope.key or _scope_key(scope, embedder.name)
     if not (rows or removed or edge_inserts or edge_deletes or file_changes or gone_files or settings_changed):
+        if store.setting(scope_key) != str(store.generation()):
+            with store.transaction():
+                store.set_setting(scope_key, str(store.generation()))
         return
 
     now = _now()
@@ -399,7 +501,9 @@ def _apply(
         )
         store.set_setting("similar_k", str(settings[0]))
         store.set_setting("similar_threshold", str(settings[1]))
-        store.set_setting("generation", str(store.generation() + 1))
+        generation = store.generation() + 1
+        store.set_setting("generation", str(generation))
+        store.set_setting(scope_key, str(generation))
 
 
 def _show(progress: bool | None) -> bool:

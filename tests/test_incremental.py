@@ -91,3 +91,39 @@ def test_incremental_similar_edges_match_full_recompute(tmp_path: Path, vault: P
         update_similar(conn, ids, mat, set(), 3, 0.0, full=True)
     assert similar_edges(s) == incremental
     s.close()
+
+
+def test_small_edits_end_where_a_clean_ingest_ends(tmp_path: Path, vault: Path):
+    """Edits that take the fast path (a few notes, same titles) and ones that don't must both land exactly
+    where ingesting the edited vault into an empty store lands."""
+    from conftest import dump
+
+    s = Store(tmp_path / "kg.db")
+    fake = FakeEmbedder()
+    ingest(s, [str(vault)], fake, progress=False)
+    beta = vault / "beta.md"
+    edits = [
+        lambda: beta.write_text(beta.read_text().replace("Beta refers back", "Beta now refers back to [[delta]] and")),
+        lambda: (vault / "gamma.md").write_text((vault / "gamma.md").read_text() + "\nMore about #newtag here.\n"),
+        lambda: beta.write_text(beta.read_text().replace('title: "Why beta?"', 'title: "Why beta, really?"')),
+        lambda: (vault / "inquiry-one.md").unlink(),
+    ]
+    for i, edit in enumerate(edits):
+        edit()
+        report = ingest(s, [str(vault)], fake, progress=False)
+        assert report.errors == []
+        fresh = Store(tmp_path / f"fresh-{i}.db")
+        ingest(fresh, [str(vault)], fake, progress=False)
+        assert dump(s) == dump(fresh), f"after edit {i}"
+        fresh.close()
+    s.close()
+
+
+def test_reingest_after_an_edit_is_a_no_op(vault_store, vault, fake):
+    beta = vault / "beta.md"
+    beta.write_text(beta.read_text() + "\nOne more line.\n")
+    assert ingest(vault_store, [str(vault)], fake, progress=False).updated == 1
+    gen = vault_store.generation()
+    again = ingest(vault_store, [str(vault)], fake, progress=False)
+    assert (again.added, again.updated, again.removed, again.embedded) == (0, 0, 0, 0)
+    assert vault_store.generation() == gen
