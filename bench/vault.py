@@ -91,7 +91,8 @@ def make_vault(out: Path, n_notes: int, n_papers: int | None = None, seed: int =
             chunks.append(
                 f"@article{{synth{j},\n  title = {{On {tw[j % 30]} and {tw[(j + 3) % 30]} in model {j}}},\n"
                 f"  author = {{Author{j % 97}, A. and Writer{j % 89}, B.}},\n  year = {{{2000 + j % 25}}},\n"
-                f"  journal = {{Journal of Synthetic Results}},\n  doi = {{10.5555/synth.{j}}}\n}}\n"
+                f"  journal = {{Journal of Synthetic Results}},\n  doi = {{10.5555/synth.{j}}},\n"
+                f"  abstract = {{(t{j % topics}) A synthetic abstract about {tw[0]} and {tw[1]}.}}\n}}\n"
             )
         for part in range(0, n_papers, 5000):
             (out / "papers" / f"papers-{part // 5000:03d}.bib").write_text("\n".join(chunks[part : part + 5000]))

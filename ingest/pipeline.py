@@ -166,29 +166,35 @@ class ReadFile:
     error: FileError | None = None
 
 
-def read_source(sf: SourceFile) -> ReadFile:
+def read_source(sf: SourceFile, keep: bool = False) -> ReadFile:
+    """Read and hash a file. The bytes are kept only if asked: a whole vault's bytes add up."""
     try:
         data = read_bytes(sf.abspath)
     except ParseError as exc:
         return ReadFile(sf, None, "", FileError(sf.path, exc.line, str(exc)))
     except OSError as exc:
         return ReadFile(sf, None, "", FileError(sf.path, None, f"cannot read file ({exc.strerror})"))
-    return ReadFile(sf, data, file_hash(sf, data))
+    return ReadFile(sf, data if keep else None, file_hash(sf, data))
 
 
 def parse_read(rf: ReadFile, cache: Callable[[str], list[Record] | None] | None = None) -> ParsedFile:
-    """Parse a read file, reusing `cache(hash)` when it has the records already."""
-    if rf.error is not None or rf.data is None:
-        return ParsedFile(rf.source, "", [rf.error] if rf.error else [], failed=True)
+    """Parse a read file, reusing `cache(hash)` when it has the records already (else reading it again)."""
+    if rf.error is not None:
+        return ParsedFile(rf.source, "", [rf.error], failed=True)
     cached = cache(rf.digest) if cache else None
     if cached is not None:
         return ParsedFile(rf.source, rf.digest, cached, from_cache=True)
+    if rf.data is None:
+        again = read_source(rf.source, keep=True)
+        if again.error is not None or again.data is None:
+            return ParsedFile(rf.source, "", [again.error] if again.error else [], failed=True)
+        rf = again
     return parse_source(rf.source, rf.data, rf.digest)
 
 
 def read_and_parse(sf: SourceFile, cache: Callable[[str], list[Record] | None] | None = None) -> ParsedFile:
     """Read one file and parse it, reusing `cache(hash)` when it has the records already."""
-    return parse_read(read_source(sf), cache)
+    return parse_read(read_source(sf, keep=True), cache)
 
 
 class Known(Protocol):

@@ -24,7 +24,7 @@ EDGE_KINDS = (
 ORIGINS = ("explicit", "wikilink", "embedding", "derived")
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeRecord:
     """One node as a parser sees it: a stable id plus what the file says about it."""
 
@@ -47,10 +47,10 @@ class NodeRecord:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
-@dataclass
+@dataclass(slots=True)
 class EdgeRecord:
     """A typed edge. `target` may still be an unresolved link name until the pipeline resolves it."""
 
@@ -68,10 +68,10 @@ class EdgeRecord:
         return (self.source, self.target, self.kind, self.label)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {f: getattr(self, f) for f in self.__slots__}
 
 
-@dataclass
+@dataclass(slots=True)
 class FileError:
     """A file that could not be read or parsed: where, and what to do about it."""
 
@@ -80,7 +80,7 @@ class FileError:
     error: str
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {f: getattr(self, f) for f in self.__slots__}
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -36,8 +36,9 @@ def fts_query(q: str) -> str:
 class VectorIndex:
     generation: int
     ids: list[str]
-    kinds: np.ndarray
+    kind_codes: np.ndarray  # position of each node's kind in KINDS
     matrix: np.ndarray
+    position: dict[str, int]
 
 
 _INDEX: dict[str, VectorIndex] = {}
@@ -52,7 +53,8 @@ def vector_index(store: Store) -> VectorIndex:
         idx = _INDEX.get(store.path)
         if idx is None or idx.generation != gen:
             ids, kinds, mat = store.vectors(EMBED_KINDS)
-            idx = VectorIndex(gen, ids, np.array(kinds, dtype=object), mat)
+            codes = np.array([KINDS.index(k) for k in kinds], dtype=np.int8)
+            idx = VectorIndex(gen, ids, codes, mat, {nid: i for i, nid in enumerate(ids)})
             _INDEX[store.path] = idx
     return idx
 
@@ -64,6 +66,10 @@ def _check(kind: str | None, limit: int) -> None:
         raise SearchError("limit must be between 1 and 200")
 
 
+def _semantic(index: VectorIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
+    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, embedder.encode([q])[0], kind, pool)]
+
+
 def nearest(
     store: Store,
     vec: np.ndarray,
@@ -72,15 +78,20 @@ def nearest(
     exclude: str | None = None,
 ) -> list[tuple[str, float]]:
     """The nodes closest to `vec` by cosine, best first."""
-    idx = vector_index(store)
+    return _nearest_in(vector_index(store), vec, kind, limit, exclude)
+
+
+def _nearest_in(
+    idx: VectorIndex, vec: np.ndarray, kind: str | None, limit: int, exclude: str | None = None
+) -> list[tuple[str, float]]:
     if not idx.ids:
         return []
     scores = idx.matrix @ vec.astype(np.float32)
     mask = np.ones(len(idx.ids), dtype=bool)
     if kind:
-        mask &= idx.kinds == kind
-    if exclude is not None:
-        mask &= _not(idx.ids, exclude)
+        mask &= idx.kind_codes == (KINDS.index(kind) if kind in KINDS else -1)
+    if exclude is not None and exclude in idx.position:
+        mask[idx.position[exclude]] = False
     scores = np.where(mask, scores, -np.inf)
     n = min(limit, int(mask.sum()))
     if n <= 0:
@@ -88,15 +99,6 @@ def nearest(
     top = np.argpartition(-scores, n - 1)[:n]
     top = top[np.argsort(-scores[top], kind="stable")]
     return [(idx.ids[i], float(scores[i])) for i in top]
-
-
-def _not(ids: list[str], exclude: str) -> np.ndarray:
-    m = np.ones(len(ids), dtype=bool)
-    try:
-        m[ids.index(exclude)] = False
-    except ValueError:
-        pass
-    return m
 
 
 @dataclass
@@ -189,12 +191,11 @@ def search(
     if not q:
         return []
     pool = max(limit * 3, 30)
-    # The query's embedding is computed while SQLite ranks keywords: both release the GIL.
-    vec = _EMBED_POOL.submit(embedder.encode, [q]) if embedder is not None else None
+    # Embedding the query and scanning the vectors run while SQLite ranks keywords: all three release the GIL.
+    index = vector_index(store)
+    meaning = _EMBED_POOL.submit(_semantic, index, embedder, q, kind, pool) if embedder is not None else None
     kw = keyword(store, q, kind, pool)
-    sem: list[tuple[str, float]] = []
-    if vec is not None:
-        sem = [(nid, max(c, 0.0)) for nid, c in nearest(store, vec.result()[0], kind, pool)]
+    sem = meaning.result() if meaning is not None else []
     # Fusion: cosine plus a keyword bonus scaled by BM25 (relative to the best hit) and by the share of the
     # query's words a node holds, so one common word shared with a query cannot outrank its meaning.
     fused = dict(sem)

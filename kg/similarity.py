@@ -10,7 +10,7 @@ import numpy as np
 BLOCK = 512
 # Above this many nodes a full rebuild searches clusters (IVF) instead of every pair; bench/ measures its recall.
 EXACT_LIMIT = 20000
-NPROBE = 12
+NPROBE = 16
 
 
 def top_k(sims: np.ndarray, k: int, threshold: float) -> list[list[tuple[int, float]]]:

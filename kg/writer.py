@@ -179,17 +179,29 @@ def _progress(iterable: Any, total: int, desc: str, show: bool | None) -> Any:
 
 
 FAST_PATH_MAX = 50
+EMBED_CHUNK = 16384
 
 
-def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = None) -> list[ParsedFile]:
-    """Parse read files, reusing the parse cache; newly parsed files are added to it."""
+def parse_files(
+    store: Store, reads: list[ReadFile], progress: bool | None = None, done: list[ParsedFile] | None = None
+) -> list[ParsedFile]:
+    """Parse read files, reusing the parse cache and the files in `done`; newly parsed files are cached.
+
+    Each file's bytes are dropped once parsed: holding 100k files' bytes and records together doubles peak memory.
+    """
+    already = {(pf.source.root, pf.source.rel): pf for pf in done or []}
 
     def cached(digest: str) -> list[Record] | None:
         row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
         return records_from_json(json.loads(row[0])) if row else None
 
-    parsed = [parse_read(rf, cached) for rf in _progress(reads, len(reads), "parsing", progress)]
-    fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
+    parsed = []
+    for rf in _progress(reads, len(reads), "parsing", progress):
+        pf = already.get((rf.source.root, rf.source.rel)) or parse_read(rf, cached)
+        parsed.append(pf)
+        rf.data = None
+    reused = {id(pf) for pf in done or []}  # already cached by the call that parsed them
+    fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache and id(pf) not in reused]
     for start in range(0, len(fresh), 2000):
         rows = [
             (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh[start : start + 2000]
@@ -292,7 +304,7 @@ def ingest(
         if changed == []:
             report.unchanged = _owned_count(store, scope)
         else:
-            fast = None
+            fast, parsed = None, []
             if changed is not None and len(changed) <= FAST_PATH_MAX:
                 parsed = parse_files(store, changed, progress)
                 fast = _fast_update(store, parsed)
@@ -304,7 +316,7 @@ def ingest(
                 _apply(store, asm, parsed, sub, embedder, report, k, threshold, progress)
                 report.unchanged = _owned_count(store, scope) - report.added - report.updated
             else:
-                parsed = parse_files(store, reads, progress)
+                parsed = parse_files(store, reads, progress, done=parsed)
                 asm = assemble(parsed, StoreKnown(store, scope))
                 report.errors = [e.to_dict() for e in asm.errors]
                 _apply(store, asm, parsed, scope, embedder, report, k, threshold, progress)
@@ -357,7 +369,7 @@ def _apply(
         if node.kind in EMBED_KINDS and not node.meta.get("stub"):
             text = embed_text(node.title, node.text, node.meta)
             ekey = embed_key(text, embedder.name)
-            keys_needed[ekey] = text
+            keys_needed[ekey] = nid
         old = stored.get(nid)
         if old is None:
             report.added += 1
@@ -377,11 +389,14 @@ def _apply(
     report.removed = len(removed)
 
     missing = sorted(set(keys_needed) - cached_keys(conn, list(keys_needed)))
-    if missing:
-        vecs = embedder.encode([keys_needed[m] for m in missing], progress=_show(progress))
+    # Texts are made again chunk by chunk rather than held for every node at once.
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start : start + EMBED_CHUNK]
+        nodes = [asm.nodes[keys_needed[m]] for m in chunk]
+        vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in nodes], progress=_show(progress))
         with store.transaction():
-            store_vectors(conn, missing, embedder.name, vecs)
-        report.embedded = len(missing)
+            store_vectors(conn, chunk, embedder.name, vecs)
+        report.embedded += len(chunk)
 
     stored_edges = {
         r[0]: r[1:]
