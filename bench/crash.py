@@ -55,16 +55,20 @@ def kill_ingest(kills: int, notes: int, tmp: Path, seed: int) -> dict:
     outcomes = []
     for i in range(kills):
         db = tmp / f"k{i}.db"
+        span = clean_s
         if i % 2:  # half the kills interrupt an update of an existing store, not a first ingest
             shutil.copy(clean, db)
-            note = src / "synthetic" / "notes" / "t000" / sorted(os.listdir(src / "synthetic" / "notes" / "t000"))[0]
-            note.write_text(note.read_text() + f"\nEdit {i}.\n")
+            for note in sorted((src / "synthetic" / "notes").rglob("*.md"))[i::7]:  # a broad edit: a full update
+                note.write_text(note.read_text() + f"\nEdit {i}.\n")
+            t0 = time.monotonic()
             subprocess.run([*KG, "ingest", str(src), "--db", str(clean)], env=ENV, capture_output=True)
+            span = time.monotonic() - t0
             expected = dump(clean)
-        at = rng.uniform(0.05, clean_s)
+        at = rng.uniform(0.05, span * 0.95)
         proc = subprocess.Popen([*KG, "ingest", str(src), "--db", str(db)], env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(at)
+        mid_run = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         after_kill = dump(db) if db.exists() else {"ok": True, "nodes": []}
@@ -72,11 +76,20 @@ def kill_ingest(kills: int, notes: int, tmp: Path, seed: int) -> dict:
         subprocess.run([*KG, "ingest", str(src), "--db", str(db)], env=ENV, capture_output=True)
         final = dump(db)
         same = final == expected
-        outcomes.append({"kill_at_s": round(at, 2), "integrity_ok": consistent, "equal_to_clean": same})
-        print(f"kill {i + 1:2d} at {at:5.2f}s: integrity {'ok' if consistent else 'FAILED'}, "
+        outcomes.append(
+            {"kill_at_s": round(at, 2), "mid_run": mid_run, "integrity_ok": consistent, "equal_to_clean": same}
+        )
+        print(f"kill {i + 1:2d} at {at:5.2f}s ({'mid-run' if mid_run else 'after it ended'}, "
+              f"{'first ingest' if i % 2 == 0 else 'update'}): integrity {'ok' if consistent else 'FAILED'}, "
               f"after re-run {'identical' if same else 'DIFFERENT'}", flush=True)  # fmt: skip
     good = sum(o["integrity_ok"] and o["equal_to_clean"] for o in outcomes)
-    return {"kills": kills, "clean_recoveries": good, "clean_ingest_s": round(clean_s, 2), "outcomes": outcomes}
+    return {
+        "kills": kills,
+        "clean_recoveries": good,
+        "mid_run": sum(o["mid_run"] for o in outcomes),
+        "clean_ingest_s": round(clean_s, 2),
+        "outcomes": outcomes,
+    }
 
 
 def free_port() -> int:
@@ -149,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     i, s = res["ingest"], res["server"]
-    print(f"\n{i['clean_recoveries']}/{i['kills']} clean recoveries (seed {seed})")
-    print(f"server killed mid-run: after restart the run is {s['status_after_restart']} ({s['verdict']}: {s['error']}); "
+    print(f"\n{i['clean_recoveries']}/{i['kills']} clean recoveries, {i['mid_run']} kills mid-run (seed {seed})")
+    print(f"server killed mid-run: after restart the run is {s['status_after_restart']} "
+          f"({s['verdict']}: {s['error']}); "
           f"{s['experiment_processes_left']} experiment processes left")  # fmt: skip
     ok = (
         i["clean_recoveries"] == i["kills"]

@@ -171,7 +171,8 @@ def test_symlinked_artefact_is_refused(client, app):
 
 
 MALFORMED = [
-    ("GET", "/node/" + "a" * 5000, None), ("GET", "/search?q=" + "x" * 5000, None), ("GET", "/api/graph/x?depth=1e9", None),
+    ("GET", "/node/" + "a" * 5000, None), ("GET", "/search?q=" + "x" * 5000, None),
+    ("GET", "/api/graph/x?depth=1e9", None),
     ("GET", "/api/search?q=%ff%fe", None), ("GET", "/node/%ff", None), ("GET", "/api/graph?limit=abc", None),
     ("DELETE", "/node/payload-01", None), ("PUT", "/api/claims/claim:x/rerun", None), ("POST", "/", b"{bad json"),
     ("GET", "/api/graph/payload-01?depth=3&max=100000", None), ("GET", "/search?q=a&limit=0", None),

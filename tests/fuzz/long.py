@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return target
 
-        target = make_target(fmt, count)
+        fuzz_target = make_target(fmt, count)
 
-        check = settings(max_examples=args.examples, deadline=None, database=None,
-                         suppress_health_check=list(HealthCheck))(given(mutations(SEEDS[fmt]))(target))  # fmt: skip
+        quota = settings(max_examples=args.examples, deadline=None, database=None,
+                         suppress_health_check=list(HealthCheck))  # fmt: skip
+        check = quota(given(mutations(SEEDS[fmt]))(fuzz_target))
         try:
             check()
         except Exception as exc:  # hypothesis re-raises the smallest failing example; it is recorded above
