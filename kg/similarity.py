@@ -13,20 +13,29 @@ EXACT_LIMIT = 20000
 NPROBE = 16
 
 
-def top_k(sims: np.ndarray, k: int, threshold: float) -> list[list[tuple[int, float]]]:
+def top_k(sims: np.ndarray, k: int, threshold: float, order: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
     """For each row, the column indices and scores of its k best entries above `threshold`.
+
+    Scores are rounded to 6 decimals and ties go to the lower `order` (default: the column index), so the
+    same neighbours come out whether a row is computed alone, in a block, or among IVF candidates.
 
     >>> top_k(np.array([[0.0, 0.9, 0.2, 0.8]]), 2, 0.5)
     [[(1, 0.9), (3, 0.8)]]
+    >>> top_k(np.array([[0.7, 0.7, 0.7]]), 2, 0.5, order=np.array([9, 3, 5]))
+    [[(1, 0.7), (2, 0.7)]]
     """
     k = min(k, sims.shape[1])
     if k <= 0:
         return [[] for _ in range(sims.shape[0])]
+    sims = np.round(sims, 6)
+    order = np.arange(sims.shape[1]) if order is None else order
     part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
     out = []
-    for r, cols in enumerate(part):
-        pairs = sorted(((int(c), float(sims[r, c])) for c in cols), key=lambda p: (-p[1], p[0]))
-        out.append([p for p in pairs if p[1] >= threshold])
+    for r in range(sims.shape[0]):
+        cols = np.nonzero(sims[r] >= kth[r])[0]  # every tie at the k-th score, not an arbitrary few
+        best = sorted(cols.tolist(), key=lambda c: (-sims[r, c], order[c]))[:k]
+        out.append([(c, float(sims[r, c])) for c in best if sims[r, c] >= threshold])
     return out
 
 
@@ -88,7 +97,7 @@ def _rows_ivf(ids: list[str], mat: np.ndarray, k: int, threshold: float, nprobe:
             block = rows[start : start + BLOCK]
             sims = mat[block] @ mat[cand].T
             sims[block[:, None] == cand[None, :]] = -np.inf
-            for r, best in zip(block, top_k(sims, k, threshold), strict=True):
+            for r, best in zip(block, top_k(sims, k, threshold, order=cand), strict=True):
                 for j, score in best:
                     c_id = ids[cand[j]]
                     out.append((_edge_id(ids[r], c_id), ids[r], c_id, "similar", "embedding", round(score, 6)))

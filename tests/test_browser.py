@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, KG, ROOT
+from xss_payloads import PAYLOADS, make_payload_vault
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -31,9 +32,10 @@ def server(tmp_path_factory):
         pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
     tmp = tmp_path_factory.mktemp("web")
     db = tmp / "kg.db"
+    make_payload_vault(tmp / "payloads")
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     ingest = subprocess.run(
-        [*KG, "ingest", str(ROOT / "data"), str(DATA / "xss"), "--db", str(db), "--json"],
+        [*KG, "ingest", str(ROOT / "data"), str(DATA / "xss"), str(tmp / "payloads"), "--db", str(db), "--json"],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
@@ -178,3 +180,17 @@ def test_rerun_from_the_browser(server, page):
     assert page.locator("#verdict").get_attribute("data-verdict") == "verified"
     assert "done" in page.locator("#run-status").inner_text()
     shot(page, "rerun")
+
+
+def test_stored_payloads_never_fire_in_chromium(server, page):
+    """Each of the 35 payloads sits in every rendered field of its own note; none may run."""
+    assert len(PAYLOADS) >= 30
+    urls = [f"/node/payload-{i:02d}" for i in range(len(PAYLOADS))]
+    urls += ["/search?q=quiescent+payloads", "/graph?focus=payload-00", "/node/claim:payload-claim-3"]
+    for url in urls:
+        page.goto(server + url)
+        page.wait_for_load_state("networkidle")
+        for link in page.locator("#body a.wikilink").all()[:2]:
+            link.hover()
+        assert page.evaluate("() => window.__xss") is None, url
+    assert page.dialogs == [], page.dialogs  # type: ignore[attr-defined]

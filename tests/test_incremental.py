@@ -127,3 +127,24 @@ def test_reingest_after_an_edit_is_a_no_op(vault_store, vault, fake):
     again = ingest(vault_store, [str(vault)], fake, progress=False)
     assert (again.added, again.updated, again.removed, again.embedded) == (0, 0, 0, 0)
     assert vault_store.generation() == gen
+
+
+def test_broad_update_ends_where_a_clean_ingest_ends(tmp_path: Path):
+    """Found by bench/crash.py: after an edit of many notes, tied `similar` scores let the incremental update
+    and a clean ingest keep different neighbours."""
+    from bench.vault import make_vault
+    from conftest import dump
+
+    vault = tmp_path / "v"
+    make_vault(vault, 600)
+    fake = FakeEmbedder()
+    s = Store(tmp_path / "a.db")
+    ingest(s, [str(vault)], fake, progress=False)
+    for note in sorted((vault / "notes").rglob("*.md"))[1::7]:
+        note.write_text(note.read_text() + "\nEdit.\n")
+    assert ingest(s, [str(vault)], fake, progress=False).updated > 50
+    fresh = Store(tmp_path / "b.db")
+    ingest(fresh, [str(vault)], fake, progress=False)
+    assert dump(s) == dump(fresh)
+    s.close()
+    fresh.close()
