@@ -132,8 +132,9 @@ def test_reingest_after_an_edit_is_a_no_op(vault_store, vault, fake):
 def test_broad_update_ends_where_a_clean_ingest_ends(tmp_path: Path):
     """Found by bench/crash.py: after an edit of many notes, tied `similar` scores let the incremental update
     and a clean ingest keep different neighbours."""
-    from bench.vault import make_vault
     from conftest import dump
+
+    from bench.vault import make_vault
 
     vault = tmp_path / "v"
     make_vault(vault, 600)
