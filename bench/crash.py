@@ -135,17 +135,19 @@ def kill_server(tmp: Path) -> dict:
         if run["status"] == "running":
             break
         time.sleep(0.1)
-    children = subprocess.run(["pgrep", "-f", "kg.sandbox"], capture_output=True, text=True).stdout.split()
+    # The run's own experiment process: its command line holds the run id (other runs may be going on).
+    children = subprocess.run(["pgrep", "-f", run_id], capture_output=True, text=True).stdout.split()
     server.send_signal(signal.SIGKILL)
     server.wait()
     time.sleep(0.5)
-    orphans = [c for c in subprocess.run(["pgrep", "-f", "kg.sandbox"], capture_output=True, text=True).stdout.split()
+    orphans = [c for c in subprocess.run(["pgrep", "-f", run_id], capture_output=True, text=True).stdout.split()
                if c in children]  # fmt: skip
     server = start()
     run = json.loads(urllib.request.urlopen(f"{base}/api/runs/{run_id}").read())
     server.terminate()
     server.wait()
-    return {"status_before_kill": "running", "status_after_restart": run["status"], "verdict": run["verdict"],
+    return {"status_before_kill": "running", "experiment_processes_before_kill": len(children),
+            "status_after_restart": run["status"], "verdict": run["verdict"],
             "error": run["error"], "experiment_processes_left": len(orphans)}  # fmt: skip
 
 
