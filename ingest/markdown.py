@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import yaml
 
 from ingest.claims import claim_records
-from ingest.records import EdgeRecord, NodeRecord, ParseError, slugify
+from ingest.records import EdgeRecord, NodeRecord, ParseError
 from ingest.text import sentence_around
 
 WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
@@ -223,7 +223,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-def note_slug(stem: str) -> str:
-    return slugify(stem)

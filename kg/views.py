@@ -22,15 +22,6 @@ STRANDS = [
     ("hyperparameter-theories", "Hyperparameter theories"),
     ("universal-behaviours", "Universal behaviours"),
 ]
-KIND_COLOURS = {
-    "concept": "#4f7cac",
-    "paper": "#9a7b4f",
-    "claim": "#7a5aa6",
-    "inquiry": "#3f8f6b",
-    "experiment": "#b5533c",
-    "tag": "#8a8a8a",
-}
-VERDICT_COLOURS = {"verified": "#2e8b57", "refuted": "#c0392b", "error": "#d35400", "timeout": "#d35400"}
 NOTE_KINDS = ("concept", "inquiry")
 
 
