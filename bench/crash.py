@@ -16,13 +16,14 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench.server import free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -92,12 +93,6 @@ def kill_ingest(kills: int, notes: int, tmp: Path, seed: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def kill_server(tmp: Path) -> dict:
     vault = tmp / "runs_vault"
     shutil.copytree(ROOT / "tests" / "data" / "runs_vault", vault)
@@ -110,18 +105,10 @@ def kill_server(tmp: Path) -> dict:
     db = tmp / "srv.db"
     subprocess.run([*KG, "ingest", str(vault), "--db", str(db)], env=ENV, check=True, capture_output=True)
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"  # the same port again after the restart
 
     def start() -> subprocess.Popen:
-        p = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port)], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/api/stats", timeout=1)
-                return p
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        return start_server(db, ENV, port=port)[0]
 
     server = start()
     jar = http.cookiejar.CookieJar()

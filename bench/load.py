@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,10 @@ from urllib.parse import quote
 
 import numpy as np
 
+from bench.server import start_server
+
 ROOT = Path(__file__).resolve().parent.parent
 KG = [sys.executable, "-m", "kg.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,16 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "kg.db"
         subprocess.run([*KG, "ingest", str(ROOT / "data"), "--db", str(db)], env=env, check=True, capture_output=True)
-        port = free_port()
-        server = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/api/stats", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        server, base = start_server(db, env)
+        port = int(base.rsplit(":", 1)[1])
         home = json.loads(urllib.request.urlopen(base + "/api/home").read())
         notes = [n["id"] for s in home["strands"] for n in s["notes"]]
         words = ["sharpness", "kernel", "width", "scaling law", "grokking weight decay", "learning rate", "collapse"]

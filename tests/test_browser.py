@@ -5,25 +5,18 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import DATA, KG, ROOT
 from xss_payloads import PAYLOADS, make_payload_vault
 
+from bench.server import start_server
+
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +32,7 @@ def server(tmp_path_factory):
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
-    port = free_port()
-    proc = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/api/stats", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
+    proc, base = start_server(db, env)
     yield base
     proc.terminate()
     proc.wait(timeout=10)

@@ -36,8 +36,11 @@
     nodes.add(data.nodes.map((n) => ({ ...n, fulltitle: n.title, title: undefined })));
     edges.add(data.links.map((e, i) => ({ id: i, from: e.source, to: e.target, label: e.label, color: e.color, dashes: e.dashes, arrows: e.arrows })));
     if (openFull) openFull.href = "/graph?focus=" + encodeURIComponent(id);
+    network.setOptions({ physics: { enabled: true } });
     network.once("stabilized", () => {
-      network.fit();
+      // Freeze the layout once settled: nodes stay where the reader (or a click) expects them.
+      network.setOptions({ physics: { enabled: false } });
+      network.fit({ animation: false });
       el.dataset.state = "ready";
     });
     network.stabilize(200);
