@@ -7,6 +7,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -66,8 +67,16 @@ def _check(kind: str | None, limit: int) -> None:
         raise SearchError("limit must be between 1 and 200")
 
 
+@lru_cache(maxsize=256)
+def encode_query(embedder: Embedder, q: str) -> np.ndarray:
+    """A query's embedding, remembered: the search page embeds the same text for results and related papers."""
+    vec = embedder.encode([q])[0]
+    vec.setflags(write=False)
+    return vec
+
+
 def _semantic(index: VectorIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
-    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, embedder.encode([q])[0], kind, pool)]
+    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, encode_query(embedder, q), kind, pool)]
 
 
 def nearest(
@@ -229,18 +238,7 @@ def related(store: Store, node_id: str, kind: str | None = None, limit: int = 10
     vec = store.vector(node_id)
     if vec is None:
         return []
-    hits = nearest(store, vec, kind, limit, exclude=node_id)
-    nodes = store.nodes([h[0] for h in hits])
-    return [
-        {
-            "id": nid,
-            "kind": nodes[nid]["kind"],
-            "title": nodes[nid]["title"],
-            "score": round(s, 4),
-        }
-        for nid, s in hits
-        if nid in nodes
-    ]
+    return _cards(store, nearest(store, vec, kind, limit, exclude=node_id))
 
 
 def related_to_text(
@@ -252,15 +250,13 @@ def related_to_text(
 ) -> list[dict[str, Any]]:
     """Nearest nodes to free text, e.g. related papers for a question."""
     _check(kind, limit)
-    hits = nearest(store, embedder.encode([text.strip()[:2000]])[0], kind, limit)
+    return _cards(store, nearest(store, encode_query(embedder, text.strip()[:2000]), kind, limit))
+
+
+def _cards(store: Store, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
     nodes = store.nodes([h[0] for h in hits])
     return [
-        {
-            "id": nid,
-            "kind": nodes[nid]["kind"],
-            "title": nodes[nid]["title"],
-            "score": round(s, 4),
-        }
+        {"id": nid, "kind": nodes[nid]["kind"], "title": nodes[nid]["title"], "score": round(s, 4)}
         for nid, s in hits
         if nid in nodes
     ]

@@ -173,9 +173,7 @@ def _edge_id(e: EdgeRecord) -> str:
 
 
 def _progress(iterable: Any, total: int, desc: str, show: bool | None) -> Any:
-    if show is None:
-        show = sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit="file", disable=not show, leave=False)
+    return tqdm(iterable, total=total, desc=desc, unit="file", disable=not _show(show), leave=False)
 
 
 FAST_PATH_MAX = 50

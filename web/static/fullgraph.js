@@ -7,9 +7,6 @@
   if (!container || !window.Sigma || !window.graphology) return;
 
   const params = new URLSearchParams(new FormData(form));
-  if (!new URLSearchParams(window.location.search).has("kind")) {
-    // First visit: the form's default kinds.
-  }
   fetch("/api/graph?" + params.toString())
     .then((r) => r.json())
     .then((data) => {
