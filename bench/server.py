@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 def start_server(
-    db: Path, env: dict[str, str], port: int | None = None, timeout: float = 30.0
+    db: Path, env: dict[str, str], port: int | None = None, timeout: float = 30.0, extra: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen, str]:
     """(process, base URL) of a server that has answered /api/stats; raises with its log if it never does.
 
@@ -28,7 +28,7 @@ def start_server(
     """
     port = port or free_port()
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port)], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port), *extra], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,119 +1,170 @@
-"""Obsidian-compatible Markdown notes: front matter, [[wikilinks]], #tags and Markdown links.
+"""Obsidian-flavoured Markdown notes: front matter, [[wikilinks]], embeds, #tags, Markdown links, citations.
 
-`parse_note` yields the note's node, its claims, and edges whose targets are still *references*:
-`link:<name>` for a note reference, `cite:<ref>` for a paper. The pipeline resolves them against the vault.
+`parse_note` yields the note's node, its claims, warnings, and edges whose targets are still *references*:
+`link:<name>` for a note or file reference, `cite:<ref>` for a paper. The pipeline resolves them against the
+vault with Obsidian's rules. Every pattern here is bounded, so parsing is linear in the note's length.
 """
 
 from __future__ import annotations
 
+import bisect
+import posixpath
 import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
-import yaml
-
+from ingest.citations import find_citations
 from ingest.claims import claim_records
-from ingest.records import EdgeRecord, NodeRecord, ParseError
+from ingest.frontmatter import FrontMatter, read_front_matter
+from ingest.records import EdgeRecord, FileWarning, NodeRecord, ParseError
 from ingest.text import sentence_around
 
-WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
-MD_LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+\.md)(#[^)\s]*)?\)")
-TAG = re.compile(r"(?<![\w/#&\[])#([A-Za-z_][\w\-]*(?:/[\w\-]+)*)")
-FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
-INLINE_CODE = re.compile(r"`[^`\n]*`")
-FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
+WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]{1,2000})\]\]")
+MD_LINK = re.compile(
+    r"(!?)\[([^\[\]\n]{0,1000})\]\(\s{0,8}(<[^<>\n]{1,1000}>|[^()\s<>]{1,2000})(?:\s{1,8}\"[^\"\n]{0,400}\")?\s{0,8}\)"
+)
+TAG = re.compile(r"(?<![\w/#&\[\]])#([\w\-/]{1,200})")
+FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.S | re.M)
+INLINE_CODE = re.compile(r"`[^`\n]{0,2000}`")
+COMMENT = re.compile(r"%%.*?(?:%%|\Z)|<!--.*?(?:-->|\Z)", re.S)
+MATH = re.compile(r"\$\$.{0,20000}?\$\$|(?<![\\$])\$(?=[^\s$])[^$\n]{0,2000}?(?<=[^\s\\])\$(?!\d)", re.S)
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]{1,20}:")
 
-# libyaml's safe loader when present: the same documents, parsed about ten times faster.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-LIST_FIELDS = ("aliases", "tags", "sources", "draws_on", "related", "claims")
-
-
-def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
-    """Split YAML front matter from the body. Returns (meta, body, line number where the body starts)."""
-    m = FRONT.match(text)
-    if not m:
-        return {}, text, 1
-    raw = m.group(1) or ""
-    try:
-        meta = yaml.load(raw, Loader=SAFE_LOADER) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParseError(
-            f"front matter is not valid YAML ({problem}); quote values that contain ':' or '#'",
-            line,
-        ) from None
-    except RecursionError:
-        raise ParseError("front matter is nested too deeply to read", 2) from None
-    if not isinstance(meta, dict):
-        raise ParseError("front matter must be a mapping of keys to values (key: value)", 2)
-    for key in LIST_FIELDS:
-        value = meta.get(key)
-        if value is None:
-            continue
-        if isinstance(value, (str, dict)):
-            meta[key] = [value]
-        elif not isinstance(value, list):
-            raise ParseError(f"front matter field '{key}' must be a list", _key_line(raw, key))
-    body_start = text[: m.end()].count("\n") + 1
-    return meta, text[m.end() :], body_start
+# Keys the node keeps in its own fields; the rest of the front matter is kept as `front_matter`.
+OWN_KEYS = ("title", "dek", "description", "claim", "aliases", "tags", "strand", "sources", "related", "draws_on")
 
 
-def _key_line(raw: str, key: str) -> int:
-    for i, line in enumerate(raw.splitlines()):
-        if line.startswith(f"{key}:"):
-            return i + 2
-    return 1
+def _blank(m: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", m.group(0))
 
 
 def blank_code(body: str) -> str:
-    """Replace code spans with spaces so links and tags inside code are ignored but offsets hold."""
+    """Replace code, comments and math with spaces so links, tags and citations inside them are ignored
+    while every offset holds."""
+    return INLINE_CODE.sub(_blank, COMMENT.sub(_blank, FENCE.sub(_blank, body)))
 
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
 
-    return INLINE_CODE.sub(blank, FENCE.sub(blank, body))
+def blank_math(scan: str) -> str:
+    """Also blank `$…$` math, where `#` and `[` are symbols, not tags or links."""
+    return MATH.sub(_blank, scan)
 
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | EdgeRecord]:
-    """Parse one note. `node_id` is the slug the pipeline gave the file."""
-    meta, body, body_line = split_front_matter(text, path)
-    scan = blank_code(body)
+class Lines:
+    """Line numbers by bisection, so a note with many links is not read once per link."""
 
-    def line_of(pos: int) -> int:
-        return body_line + body.count("\n", 0, pos)
+    def __init__(self, text: str, first: int) -> None:
+        self.breaks = [i for i, ch in enumerate(text) if ch == "\n"]
+        self.first = first
 
-    title = _str(meta.get("title"))
-    if not title:
-        h1 = re.search(r"^#\s+(.+)$", scan, re.M)
-        title = h1.group(1).strip() if h1 else path.rsplit("/", 1)[-1].removesuffix(".md")
-    kind = "inquiry" if meta.get("draws_on") else "concept"
+    def of(self, pos: int) -> int:
+        return self.first + bisect.bisect_left(self.breaks, pos)
+
+
+def split_link(inner: str) -> tuple[str, str, str]:
+    """Split the inside of a wikilink into (target, #subpath, display).
+
+    >>> split_link("Note name#Heading|shown")
+    ('Note name', '#Heading', 'shown')
+    >>> split_link("folder/note#^block")
+    ('folder/note', '#^block', '')
+    >>> split_link("a\\\\|b")
+    ('a', '', 'b')
+    """
+    target, _, display = inner.replace("\\|", "|").partition("|")
+    target, hashmark, sub = target.partition("#")
+    return target.strip(), (hashmark + sub).strip(), display.strip()
+
+
+def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | EdgeRecord | FileWarning]:
+    """Parse one note. `node_id` is the id the pipeline gives the file."""
+    fm = read_front_matter(text)
+    for kind, line, message in fm.warnings:
+        yield FileWarning(path, line, kind, message)
+    meta, body = fm.meta, fm.body
+    scan = blank_math(blank_code(body))
+    lines = Lines(body, fm.body_line)
+    stem = posixpath.basename(path)
+    stem = stem[: stem.rfind(".")] if "." in stem else stem
+    title = _str(meta.get("title")) or stem
+    node_meta = _node_meta(meta, scan)
+    yield NodeRecord(node_id, "inquiry" if meta.get("draws_on") else "concept", title, body.strip(), path, 1, node_meta)
+
+    def context(pos: int) -> str:
+        return _display(sentence_around(body, pos))
+
+    for m in WIKILINK.finditer(scan):
+        target, sub, _display_text = split_link(body[m.start(2) : m.end(2)])
+        if not target:
+            continue  # [[#heading]] points inside this note
+        embed = bool(m.group(1))
+        yield EdgeRecord(
+            node_id,
+            "link:" + target,
+            "embeds" if embed else "links_to",
+            origin="wikilink",
+            label=sub if embed else "",
+            context=context(m.start()),
+            path=path,
+            line=lines.of(m.start()),
+            ref=target,
+        )
+    for m in MD_LINK.finditer(scan):
+        href = body[m.start(3) : m.end(3)].strip("<>")
+        if URL_SCHEME.match(href) or href.startswith("#"):
+            continue
+        target, _, sub = unquote(href).partition("#")
+        if not target:
+            continue
+        embed = bool(m.group(1))
+        yield EdgeRecord(
+            node_id,
+            "link:" + target,
+            "embeds" if embed else "links_to",
+            origin="explicit",
+            label=("#" + sub if sub else "") if embed else "",
+            context=context(m.start()),
+            path=path,
+            line=lines.of(m.start()),
+            ref=target,
+        )
+    for tag in node_meta["tags"]:
+        yield EdgeRecord(node_id, "tag:" + tag, "tagged", origin="explicit", path=path, line=1)
+    yield from _related(meta, fm, node_id, path)
+    for ref in meta.get("sources") or []:
+        if _str(ref):
+            r = _str(ref).removeprefix("[[").removesuffix("]]")
+            yield EdgeRecord(
+                node_id, "cite:" + r, "cites", origin="front_matter", path=path, line=fm.key_line("sources"), ref=r
+            )
+    for c in find_citations(scan):
+        yield EdgeRecord(
+            node_id,
+            "cite:" + c.ref,
+            "cites",
+            origin=c.origin,
+            context=context(c.pos),
+            path=path,
+            line=lines.of(c.pos),
+            ref=c.written,
+        )
+    for ref in meta.get("draws_on") or []:
+        if _str(ref):
+            target = _str(ref).removeprefix("[[").removesuffix("]]")
+            yield EdgeRecord(node_id, "link:" + target, "draws_on", path=path, line=fm.key_line("draws_on"), ref=target)
+    yield from claim_records(meta.get("claims") or [], node_id, node_meta, path, fm.key_line("claims"))
+
+
+def _node_meta(meta: dict[str, Any], scan: str) -> dict[str, Any]:
     tags = [_clean_tag(str(t)) for t in meta.get("tags") or [] if _clean_tag(str(t))]
     for m in TAG.finditer(scan):
-        if m.group(1) not in tags and not m.group(1).isdigit():
-            tags.append(m.group(1))
-    extra = {
-        k: v
-        for k, v in meta.items()
-        if k
-        not in (
-            "title",
-            "dek",
-            "claim",
-            "aliases",
-            "tags",
-            "strand",
-            "sources",
-            "related",
-        )
-        and k not in ("draws_on", "claims")
-    }
+        tag = m.group(1).rstrip("/")
+        if tag and not tag.isdigit() and tag not in tags:
+            tags.append(tag)
     node_meta: dict[str, Any] = {
         "dek": _str(meta.get("dek") or meta.get("description")),
         "claim": _str(meta.get("claim")),
@@ -121,54 +172,23 @@ def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | Edge
         "tags": tags,
         "strand": _str(meta.get("strand")),
     }
+    extra = {k: v for k, v in meta.items() if k not in OWN_KEYS and k != "claims"}
     if extra:
-        node_meta["front_matter"] = _jsonable(extra)
-    yield NodeRecord(node_id, kind, title, body.strip(), path, 1, node_meta)
+        node_meta["front_matter"] = extra
+    return node_meta
 
-    seen: set[tuple[str, str]] = set()
-    for m in WIKILINK.finditer(scan):
-        inner = body[m.start(2) : m.end(2)]
-        target, _, alias = inner.partition("|")
-        target, _, heading = target.partition("#")
-        target = target.strip()
-        if not target:
-            continue  # [[#heading]] points inside this note
-        label = "embed" if m.group(1) else ""
-        yield EdgeRecord(
-            node_id,
-            "link:" + target,
-            "links_to",
-            origin="wikilink",
-            label=label,
-            context=_display(sentence_around(body, m.start())),
-            path=path,
-            line=line_of(m.start()),
-        )
-        seen.add((target.lower(), label))
-    for m in MD_LINK.finditer(scan):
-        href = unquote(m.group(2))
-        if re.match(r"^[a-z]+:", href):
-            continue
-        yield EdgeRecord(
-            node_id,
-            "link:" + href,
-            "links_to",
-            origin="explicit",
-            context=_display(sentence_around(body, m.start())),
-            path=path,
-            line=line_of(m.start()),
-        )
-    for tag in tags:
-        yield EdgeRecord(node_id, "tag:" + tag, "tagged", origin="explicit", path=path, line=1)
+
+def _related(meta: dict[str, Any], fm: FrontMatter, node_id: str, path: str) -> Iterator[EdgeRecord]:
     for i, rel in enumerate(meta.get("related") or []):
         if isinstance(rel, str):
             rel = {"to": rel}
         if not isinstance(rel, dict) or not _str(rel.get("to")):
             raise ParseError(
                 f"related entry {i + 1} needs a 'to' naming a note, e.g. {{to: grokking, relation: extends}}",
-                _key_line(text, "related"),
+                fm.key_line("related"),
             )
         target = _str(rel["to"]).removeprefix("[[").removesuffix("]]")
+        target = split_link(target)[0]
         yield EdgeRecord(
             node_id,
             "link:" + target,
@@ -177,28 +197,9 @@ def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | Edge
             label=_str(rel.get("relation")) or "related",
             context=_str(rel.get("note")),
             path=path,
-            line=_key_line(text, "related"),
+            line=fm.key_line("related"),
+            ref=target,
         )
-    for ref in meta.get("sources") or []:
-        if _str(ref):
-            yield EdgeRecord(
-                node_id,
-                "cite:" + _str(ref),
-                "source",
-                path=path,
-                line=_key_line(text, "sources"),
-            )
-    for ref in meta.get("draws_on") or []:
-        if _str(ref):
-            target = _str(ref).removeprefix("[[").removesuffix("]]")
-            yield EdgeRecord(
-                node_id,
-                "link:" + target,
-                "draws_on",
-                path=path,
-                line=_key_line(text, "draws_on"),
-            )
-    yield from claim_records(meta.get("claims") or [], node_id, node_meta, path, _key_line(text, "claims"))
 
 
 def _clean_tag(tag: str) -> str:
@@ -209,17 +210,17 @@ def _display(context: str) -> str:
     """Show a context sentence as it reads: [[a|b]] becomes b, [[a]] becomes a."""
 
     def repl(m: re.Match[str]) -> str:
-        target, _, alias = m.group(2).partition("|")
-        return alias or target.partition("#")[0]
+        target, sub, display = split_link(m.group(2))
+        return display or target or sub.lstrip("#^")
 
     return WIKILINK.sub(repl, context)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+def split_front_matter(text: str, path: str = "") -> tuple[dict[str, Any], str, int]:
+    """Front matter, body, and the line where the body starts. A block YAML cannot read raises ParseError
+    here (for callers that want it strict); `parse_note` turns it into a warning instead."""
+    fm = read_front_matter(text)
+    for kind, line, message in fm.warnings:
+        if kind == "bad-front-matter":
+            raise ParseError(message, line)
+    return fm.meta, fm.body, fm.body_line

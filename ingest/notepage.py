@@ -75,7 +75,7 @@ def parse_note_page(text: str, path: str) -> Iterator[NodeRecord | EdgeRecord]:
         if t:
             paper = paper_record(title=t, authors=[], year=None, path=path, line=line)
             yield paper
-            yield EdgeRecord(nid, paper.id, "source", origin="explicit", path=path, line=line)
+            yield EdgeRecord(nid, paper.id, "cites", origin="explicit", path=path, line=line)
 
 
 def _concept(block: list[tuple[int, str]], nid: str, path: str) -> Iterator[NodeRecord | EdgeRecord]:

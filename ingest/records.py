@@ -9,19 +9,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-NODE_KINDS = ("concept", "paper", "claim", "inquiry", "experiment", "tag")
-EDGE_KINDS = (
-    "links_to",
-    "related",
-    "source",
-    "draws_on",
-    "tagged",
-    "broader",
-    "states",
-    "verifies",
-    "similar",
-)
-ORIGINS = ("explicit", "wikilink", "embedding", "derived")
+from kg.model import EDGE_KINDS, NODE_KINDS, ORIGINS
+
+__all__ = ["EDGE_KINDS", "NODE_KINDS", "ORIGINS"]
 
 
 @dataclass(slots=True)
@@ -63,6 +53,7 @@ class EdgeRecord:
     context: str = ""
     path: str = ""
     line: int = 0
+    ref: str = ""  # the link or citation as written, before resolution
 
     def key(self) -> tuple[str, str, str, str]:
         return (self.source, self.target, self.kind, self.label)
@@ -85,6 +76,23 @@ class FileError:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.error}"
+
+
+@dataclass(slots=True)
+class FileWarning:
+    """Something repaired or left out while reading a file that was still ingested."""
+
+    path: str
+    line: int | None
+    kind: str  # a short name to count warnings by, e.g. "invalid-utf8", "bad-front-matter"
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
 
 
 class ParseError(Exception):

@@ -25,6 +25,38 @@ def decode_text(data: bytes, kind: str = "text") -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def decode_lenient(data: bytes) -> tuple[str, list[tuple[str, int | None, str]]]:
+    r"""Decode a text file the way an editor opens it: a BOM dropped, NUL bytes removed and invalid UTF-8
+    replaced, each repair reported as (kind, line, message). Line endings become `\n`.
+
+    >>> decode_lenient(b"\xef\xbb\xbfa\r\nb")
+    ('a\nb', [])
+    >>> text, warnings = decode_lenient(b"ok\nbad \xff byte")
+    >>> text, [w[:2] for w in warnings]
+    ('ok\nbad \ufffd byte', [('invalid-utf8', 2)])
+    """
+    warnings: list[tuple[str, int | None, str]] = []
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        n = data.count(b"\x00")
+        warnings.append(("nul-bytes", line, f"{n} NUL byte(s) removed (first on line {line})"))
+        data = data.replace(b"\x00", b"")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        text = data.decode("utf-8-sig", errors="replace")
+        n = text.count("\ufffd")
+        warnings.append(
+            (
+                "invalid-utf8",
+                line,
+                f"{n} byte(s) that are not UTF-8 replaced by \ufffd (first on line {line}); re-save as UTF-8",
+            )
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warnings
+
+
 def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """Read a file, refusing ones too large to be a note or bibliography."""
     size = path.stat().st_size

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import networkx as nx
 
+from kg.model import NODE_KINDS
 from kg.store import Store, StoreError, default_db_path
 
 db_option = click.option(
@@ -70,12 +71,32 @@ def ingest(
         r = report
         click.echo(
             f"{r.files} files: {r.added} added, {r.updated} updated, {r.removed} removed, "
-            f"{r.unchanged} unchanged; {r.embedded} embedded; {len(r.errors)} errors in {r.seconds:.1f}s"
+            f"{r.unchanged} unchanged; {r.embedded} embedded; {len(r.errors)} errors, {len(r.warnings)} warnings, "
+            f"{len(r.skipped)} skipped in {r.seconds:.1f}s"
         )
-        for e in r.errors:
-            where = f"{e['path']}:{e['line']}" if e.get("line") else e["path"]
-            click.echo(f"  error: {where}: {e['error']}", err=True)
+        _print_problems(r)
     sys.exit(1 if report.errors else 0)
+
+
+def _print_problems(r: Any) -> None:
+    """Errors in full; warnings and skipped paths counted by kind, with the first few of each."""
+    for e in r.errors:
+        where = f"{e['path']}:{e['line']}" if e.get("line") else e["path"]
+        click.echo(f"  error: {where}: {e['error']}", err=True)
+    for title, items, key, text in (
+        ("warnings", r.warnings, "kind", "message"),
+        ("skipped", r.skipped, "reason", "reason"),
+    ):
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            groups.setdefault(item[key], []).append(item)
+        for name, group in sorted(groups.items()):
+            click.echo(f"  {title}: {len(group)} × {name}", err=True)
+            for item in group[:3]:
+                where = f"{item['path']}:{item['line']}" if item.get("line") else item["path"]
+                click.echo(f"      {where}" + (f": {item[text]}" if text != key else ""), err=True)
+            if len(group) > 3:
+                click.echo(f"      … and {len(group) - 3} more (see --json)", err=True)
 
 
 @main.command()
@@ -92,7 +113,7 @@ def stats(db: str, as_json: bool) -> None:
         click.echo(f"{part}: " + ", ".join(f"{k} {v}" for k, v in data[part].items()))
 
 
-KIND = click.Choice(["concept", "paper", "claim", "inquiry", "experiment", "tag"])
+KIND = click.Choice(list(NODE_KINDS))
 
 
 @main.command()
@@ -199,11 +220,20 @@ def export(fmt: str, output: Any, no_similar: bool, db: str) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Worker threads (waitress).")
 @click.option("--debug", is_flag=True, help="Flask's development server with the debugger. Never on a shared host.")
-def serve(db: str, host: str, port: int, threads: int, debug: bool) -> None:
+@click.option(
+    "--watch",
+    "watch_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Re-ingest this folder whenever a file in it is saved (repeatable).",
+)
+def serve(db: str, host: str, port: int, threads: int, debug: bool, watch_paths: tuple[str, ...]) -> None:
     """Serve the web app: concept map, node pages, graph, search and reruns."""
     from web import create_app
 
-    _open(db).close()
+    _open(db, create=bool(watch_paths)).close()
+    if watch_paths:
+        _start_watch(db, list(watch_paths))
     app = create_app(db, preload=True)
     click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
     if debug:
@@ -212,6 +242,36 @@ def serve(db: str, host: str, port: int, threads: int, debug: bool) -> None:
     import waitress
 
     waitress.serve(app, host=host, port=port, threads=threads, ident="lmkg")
+
+
+def _start_watch(db: str, paths: list[str]) -> Any:
+    from kg.watch import Watcher
+
+    def say(r: Any) -> None:
+        changed = r.added + r.updated + r.removed
+        if changed or r.errors:
+            click.echo(f"watch: {changed} nodes changed, {len(r.errors)} errors, {len(r.warnings)} warnings", err=True)
+            _print_problems(r)
+
+    watcher = Watcher(db, paths, on_report=say)
+    watcher.run_once()
+    return watcher.start()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@db_option
+def watch(paths: tuple[str, ...], db: str) -> None:
+    """Ingest PATHS, then re-ingest them each time a file is saved, until Ctrl-C."""
+    import time
+
+    watcher = _start_watch(db, list(paths))
+    click.echo(f"Watching {', '.join(paths)} for {db} (Ctrl-C to stop)", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        watcher.stop()
 
 
 @main.command()

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from kg.model import EDGE_KINDS, NODE_KINDS
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
 
@@ -137,10 +139,35 @@ def _m003_fts_by_rowid(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m006_sync(conn: sqlite3.Connection) -> None:
+    """Round two of ingest: the link text on each edge, attachments in the file list, `cites` for `source`,
+    and the kinds and edge kinds kept to the vocabulary of kg.model by triggers (a CHECK cannot be added to
+    an existing table)."""
+    _script(
+        conn,
+        """
+        ALTER TABLE edges ADD COLUMN ref TEXT NOT NULL DEFAULT '';
+        ALTER TABLE files ADD COLUMN fmt TEXT NOT NULL DEFAULT '';
+        UPDATE edges SET kind = 'cites' WHERE kind = 'source';
+        CREATE INDEX IF NOT EXISTS files_root ON files(root)
+        """,
+    )
+    for table, names in (("nodes", NODE_KINDS), ("edges", EDGE_KINDS)):
+        conn.execute(
+            f"CREATE TRIGGER {table}_kind_check BEFORE INSERT ON {table} "
+            f"WHEN NEW.kind NOT IN ({_names(names)}) BEGIN SELECT RAISE(ABORT, 'unknown {table[:-1]} kind'); END"
+        )
+
+
+def _names(names: object) -> str:
+    return ", ".join("'" + str(n).replace("'", "''") + "'" for n in names)  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[Migration] = [
     ("001_graph", _m001_graph),
     ("002_runs", _m002_runs),
     ("003_fts_by_rowid", _m003_fts_by_rowid),
+    ("006_sync", _m006_sync),
 ]
 
 

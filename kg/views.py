@@ -150,7 +150,7 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
             "meta": m,
         },
         "tags": _cards(store, by(out_edges, "tagged"), "target"),
-        "sources": _cards(store, by(out_edges, "source"), "target"),
+        "sources": _cards(store, by(out_edges, "cites"), "target"),
         "inquiries": _cards(store, by(in_edges, "draws_on"), "source"),
         "draws_on": _cards(store, by(out_edges, "draws_on"), "target"),
         "related": _cards(store, by(out_edges, "related"), "target", label="label", context="context")
@@ -158,7 +158,7 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
         "backlinks": _cards(store, by(in_edges, "links_to"), "source", context="context"),
         "links": _cards(store, by(out_edges, "links_to"), "target", context="context"),
         "claims": _cards(store, by(out_edges, "states"), "target"),
-        "cited_by": _cards(store, by(in_edges, "source"), "source"),
+        "cited_by": _cards(store, by(in_edges, "cites"), "source"),
         "tagged": _cards(store, by(in_edges, "tagged"), "source"),
         "narrower": _cards(store, by(in_edges, "broader"), "source"),
         "broader": _cards(store, by(out_edges, "broader"), "target"),

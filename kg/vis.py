@@ -17,7 +17,7 @@ KIND_COLOURS = {
     "tag": "#8a8a8a",
 }
 VERDICT_COLOURS = {"verified": "#2e8b57", "refuted": "#c0392b", "error": "#d35400", "timeout": "#d35400"}
-EDGE_COLOURS = {"similar": "#c9c9c9", "related": "#555", "links_to": "#8aa4c8", "source": "#c8b48a"}
+EDGE_COLOURS = {"similar": "#c9c9c9", "related": "#555", "links_to": "#8aa4c8", "cites": "#c8b48a"}
 
 
 def _short(title: str, n: int = 42) -> str:
@@ -53,7 +53,7 @@ def style_graph(G: nx.MultiDiGraph, centre: str, verdicts: dict[str, str | None]
         labels = [d["label"] or d["kind"] for d in ds if d["kind"] not in ("similar", "tagged", "links_to")]
         sim = [d["weight"] for d in ds if d["kind"] == "similar"]
         main = next(
-            (k for k in ("related", "draws_on", "states", "verifies", "source", "links_to") if k in kinds), kinds[0]
+            (k for k in ("related", "draws_on", "states", "verifies", "cites", "links_to") if k in kinds), kinds[0]
         )
         net.add_edge(
             s,

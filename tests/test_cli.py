@@ -41,7 +41,20 @@ def test_json_outputs(tmp_path, vault):
         return json.loads(proc.stdout)
 
     report = kg("ingest", str(vault))
-    assert set(report) == {"files", "added", "updated", "removed", "unchanged", "embedded", "errors", "seconds"}
+    assert set(report) == {
+        "files",
+        "added",
+        "updated",
+        "removed",
+        "unchanged",
+        "embedded",
+        "errors",
+        "warnings",
+        "warnings_by_kind",
+        "skipped",
+        "skipped_by_reason",
+        "seconds",
+    }
     assert report["files"] == 11 and report["errors"] == []
     stats = kg("stats")
     assert set(stats) == {"nodes", "edges"}

@@ -65,7 +65,7 @@ def test_every_note_has_its_fields(corpus):
         assert m.get("strand") in (*STRANDS, "frame"), f"{n['path']}: strand {m.get('strand')!r}"
         rel = [e for e in store.edges(n["id"], "out", ("related",)) if e["label"]]
         assert len(rel) >= 2, f"{n['path']}: fewer than 2 typed relations"
-        assert store.edges(n["id"], "out", ("source",)), f"{n['path']}: no sources"
+        assert store.edges(n["id"], "out", ("cites",)), f"{n['path']}: no sources"
         words = len(re.findall(r"\S+", n["text"]))
         assert 150 <= words <= 420, f"{n['path']}: body has {words} words"
 
@@ -110,7 +110,7 @@ def test_seed_note_page_counts(corpus):
     assert len(inquiries) >= 8
     rel = [e for e in store.edges("learning-mechanics", "out", ("related",)) if e["label"] and e["context"]]
     assert len(rel) >= 4
-    assert len(store.edges("learning-mechanics", "out", ("source",))) >= 8
+    assert len(store.edges("learning-mechanics", "out", ("cites",))) >= 8
     assert len(related(store, "learning-mechanics", kind="paper", limit=8)) == 8
 
 

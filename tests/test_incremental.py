@@ -43,13 +43,16 @@ def test_removed_file_removes_its_nodes(vault_store, vault, fake):
 
 
 def test_deleted_target_becomes_stub_and_new_note_resolves_stub(vault_store, vault, fake):
-    (vault / "missing-note.md").write_text('---\ntitle: "Now written?"\n---\nHere now.\n')
+    # [[Missing Note]] names the file "Missing Note.md" (any case); the stub and the note share the id.
+    assert vault_store.node("Missing Note")["meta"]["stub"] is True
+    (vault / "missing note.md").write_text('---\ntitle: "Now written?"\n---\nHere now.\n')
     ingest(vault_store, [str(vault)], fake, progress=False)
-    node = vault_store.node("missing-note")
+    node = vault_store.node("missing note")
     assert node["title"] == "Now written?" and not node["meta"].get("stub")
-    (vault / "missing-note.md").unlink()
+    assert vault_store.node("Missing Note") is None
+    (vault / "missing note.md").unlink()
     ingest(vault_store, [str(vault)], fake, progress=False)
-    assert vault_store.node("missing-note")["meta"]["stub"] is True
+    assert vault_store.node("Missing Note")["meta"]["stub"] is True
 
 
 def test_tags_are_garbage_collected(vault_store, vault, fake):

@@ -85,7 +85,7 @@ def test_note_records():
         ("links_to", "link:x"),
         ("tagged", "tag:a/b"),
         ("tagged", "tag:c"),
-        ("source", "cite:arxiv:1806.07572v2"),
+        ("cites", "cite:arxiv:1806.07572v2"),
     }
 
 
@@ -95,7 +95,7 @@ def test_note_page_sections():
     assert node.title == "Does the toy page import as a note?"
     assert node.meta["claim"] == "pasted pages keep their sections as typed edges"
     kinds = sorted(e.kind for e in recs if isinstance(e, EdgeRecord))
-    assert kinds == ["draws_on", "draws_on", "related", "source", "source"]
+    assert kinds == ["cites", "cites", "draws_on", "draws_on", "related"]
     rel = [e for e in recs if isinstance(e, EdgeRecord) and e.kind == "related"][0]
     assert (rel.label, rel.context) == ("adjacent framing", "both are about test notes")
 
@@ -108,7 +108,7 @@ def test_seed_page_imports():
     edges = [r for r in recs if isinstance(r, EdgeRecord)]
     assert sum(e.kind == "draws_on" for e in edges) == 8
     assert sum(e.kind == "related" for e in edges) == 4
-    assert sum(e.kind == "source" for e in edges) == 8
+    assert sum(e.kind == "cites" for e in edges) == 8
 
 
 def test_merge_papers_by_arxiv_doi_and_title():

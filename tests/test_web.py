@@ -41,7 +41,7 @@ def token(client) -> str:
 
 
 PAGES = ["/", "/node/alpha", "/node/tag:topic/kernels", "/node/arxiv:1806.07572", "/node/claim:toy-square",
-         "/node/experiment:toy_square", "/node/inquiry-one", "/node/missing-note", "/search?q=kernel", "/graph",
+         "/node/experiment:toy_square", "/node/inquiry-one", "/node/Missing%20Note", "/search?q=kernel", "/graph",
          "/search?q=alpha&kind=concept"]  # fmt: skip
 
 

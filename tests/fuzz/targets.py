@@ -7,7 +7,7 @@ unhandled exception, a hang, or memory that grows with nesting depth.
 from __future__ import annotations
 
 from ingest.pipeline import ParsedFile, SourceFile, parse_source
-from ingest.records import EdgeRecord, FileError, NodeRecord
+from ingest.records import EdgeRecord, FileError, FileWarning, NodeRecord
 
 FORMATS = {
     "markdown": "note.md",
@@ -40,9 +40,11 @@ def parse_any(fmt: str, data: bytes) -> ParsedFile:
     pf = parse_source(sf, data, "0" * 64)
     assert isinstance(pf, ParsedFile)
     for r in pf.records:
-        assert isinstance(r, (NodeRecord, EdgeRecord, FileError))
+        assert isinstance(r, (NodeRecord, EdgeRecord, FileError, FileWarning))
         if isinstance(r, FileError):
             assert r.error and r.path
+        if isinstance(r, FileWarning):
+            assert r.message and r.kind and r.path
     return pf
 
 

@@ -1,0 +1,304 @@
+"""One `kg ingest`, stage by stage: scan → read → parse → assemble → plan → embed → apply.
+
+The desired graph is always assembled from every file the store knows (files out of this ingest's scope
+come from the parse cache), so the result does not depend on the order of separate ingests.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ingest.assemble import assemble
+from ingest.pipeline import (
+    ParsedFile,
+    ReadFile,
+    Record,
+    SourceFile,
+    parse_read,
+    read_source,
+    records_from_json,
+    records_to_json,
+    scan,
+)
+from ingest.records import FileError, FileWarning
+from kg.embeddings import Embedder, cached_keys, default_embedder, embed_text, store_vectors
+from kg.store import Store
+from kg.sync.apply import FileRow, apply, stored_index
+from kg.sync.plan import plan
+from kg.sync.report import IngestBusy, IngestReport
+
+DEFAULT_K = 5
+DEFAULT_THRESHOLD = 0.45
+EMBED_CHUNK = 16384
+
+
+@contextmanager
+def ingest_lock(db_path: str) -> Iterator[None]:
+    """One ingest per store at a time; a second one is refused with a clear message."""
+    fd = os.open(db_path + ".ingest-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestBusy(
+                f"another `kg ingest` is writing to {db_path}; wait for it to finish, then run again"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Scope:
+    """What an ingest answers for: whole folders, and single files named on the command line."""
+
+    dirs: set[str]
+    files: set[tuple[str, str]]
+
+    @classmethod
+    def of(cls, roots: list[str], stored_roots: set[str]) -> Scope:
+        dirs, files = set(), set()
+        for r in roots:
+            p = Path(r).resolve()
+            if p.is_dir():
+                dirs.add(str(p))
+                continue
+            # A single file inside a folder ingested before belongs to that folder's vault.
+            home = max((d for d in stored_roots if str(p).startswith(d.rstrip("/") + "/")), key=len, default="")
+            if home:
+                files.add((home, p.relative_to(home).as_posix()))
+            else:
+                files.add((str(p.parent), p.name))
+        return cls(dirs, files)
+
+    def owns(self, root: str, rel: str) -> bool:
+        return root in self.dirs or (root, rel) in self.files
+
+    def key(self, model: str) -> str:
+        raw = json.dumps([sorted(self.dirs), sorted(self.files), model])
+        return "scope:" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _show(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def _bar(items: list[Any], desc: str, progress: bool | None) -> Any:
+    return tqdm(items, total=len(items), desc=desc, unit="file", disable=not _show(progress), leave=False)
+
+
+def _relocate(sf: SourceFile, scope: Scope) -> SourceFile:
+    """A single file under a stored vault is read as part of that vault."""
+    for root, rel in scope.files:
+        if Path(root, rel) == Path(sf.root, sf.rel) and root != sf.root:
+            return SourceFile(root, root, rel)
+    return sf
+
+
+def ingest(
+    store: Store,
+    roots: list[str],
+    embedder: Embedder | None = None,
+    *,
+    k: int | None = None,
+    threshold: float | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the store in line with the files under `roots`. Unchanged input writes nothing."""
+    t0 = time.perf_counter()
+    embedder = embedder or default_embedder()
+    report = IngestReport()
+    with ingest_lock(store.path):
+        stored_files = _stored_files(store)
+        scope = Scope.of(roots, {r for r, _rel in stored_files})
+        found = scan(roots)
+        report.skipped = [s.to_dict() for s in found.skipped]
+        in_files = [_relocate(sf, scope) for sf in found.files]
+        attachments = [_relocate(sf, scope) for sf in found.attachments]
+        reads = [read_source(sf) for sf in _bar(in_files, "reading", progress)]
+        report.files = len(reads)
+        scope_key = scope.key(embedder.name)
+        settings = _similar_settings(store, k, threshold)
+        same_settings = settings == _similar_settings(store, None, None)
+        if same_settings and _unchanged(store, scope, scope_key, stored_files, reads, attachments):
+            last = json.loads(store.setting(scope_key + ":report") or "{}")
+            report.errors, report.warnings = last.get("errors", []), last.get("warnings", [])
+            report.unchanged = store.conn.execute("SELECT count(*) FROM nodes").fetchone()[0]
+            report.seconds = time.perf_counter() - t0
+            return report
+        parsed = parse_files(store, reads, progress)
+        parsed, preserve = _with_last_good(store, parsed, stored_files)
+        outside, kept = _outside_scope(store, scope, stored_files)
+        preserve |= kept
+        vault_files = _vault_files(scope, stored_files, in_files, attachments)
+        asm = assemble(parsed + outside, vault_files)
+        mine = {pf.source.path for pf in parsed} | {""}
+        report.errors = [e.to_dict() for e in asm.errors if e.path in mine]
+        report.warnings = [w.to_dict() for w in asm.warnings if w.path in mine]
+        cs = plan(asm, stored_index(store, preserve), embedder.name)
+        report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
+        report.removed = len(cs.removed)
+        report.embedded = _embed(store, embedder, cs.embed_needed, asm.nodes, progress)
+        file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
+        full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
+        last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
+        apply(
+            store,
+            cs,
+            asm.roots,
+            (file_rows, gone),
+            (settings[0], settings[1], full),
+            {
+                "similar_k": str(settings[0]),
+                "similar_threshold": str(settings[1]),
+                scope_key: "{generation}",
+                scope_key + ":report": last,
+            },
+        )
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _stored_files(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(r[0], r[1]): (r[2], r[3]) for r in store.conn.execute("SELECT root, rel, hash, fmt FROM files")}
+
+
+def _unchanged(
+    store: Store,
+    scope: Scope,
+    scope_key: str,
+    stored: dict[tuple[str, str], tuple[str, str]],
+    reads: list[ReadFile],
+    attachments: list[SourceFile],
+) -> bool:
+    """True when nothing in scope changed since this scope's last ingest and nothing else wrote since."""
+    if store.setting(scope_key) != str(store.generation()):
+        return False
+    mine = {key: v for key, v in stored.items() if scope.owns(*key)}
+    now = {(rf.source.root, rf.source.rel): rf.digest for rf in reads}
+    now.update({(sf.root, sf.rel): "" for sf in attachments})
+    return len(mine) == len(now) and all(mine.get(key, ("?",))[0] == h for key, h in now.items())
+
+
+def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = None) -> list[ParsedFile]:
+    """Parse read files, reusing the parse cache; newly parsed files are cached."""
+
+    def cached(digest: str) -> list[Record] | None:
+        row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
+        return records_from_json(json.loads(row[0])) if row else None
+
+    parsed = []
+    for rf in _bar(reads, "parsing", progress):
+        parsed.append(parse_read(rf, cached))
+        rf.data = None
+    fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
+    for start in range(0, len(fresh), 2000):
+        rows = [
+            (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh[start : start + 2000]
+        ]
+        with store.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO parse_cache VALUES (?, ?)", rows)
+    return parsed
+
+
+def _cached_records(store: Store, digest: str) -> list[Record] | None:
+    row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
+    return records_from_json(json.loads(row[0])) if row else None
+
+
+def _with_last_good(
+    store: Store, parsed: list[ParsedFile], stored: dict[tuple[str, str], tuple[str, str]]
+) -> tuple[list[ParsedFile], set[tuple[str, str]]]:
+    """A refused file keeps what was stored from it: its last good records stand in, beside the error."""
+    out, preserve = [], set()
+    for pf in parsed:
+        key = (pf.source.root, pf.source.rel)
+        if pf.failed and key in stored:
+            good = _cached_records(store, stored[key][0])
+            if good is None:
+                preserve.add((pf.source.root, pf.source.rel))
+            else:
+                errors = [r for r in pf.records if isinstance(r, FileError)]
+                pf = ParsedFile(pf.source, stored[key][0], [*good, *errors], failed=True)
+        out.append(pf)
+    return out, preserve
+
+
+def _outside_scope(
+    store: Store, scope: Scope, stored: dict[tuple[str, str], tuple[str, str]]
+) -> tuple[list[ParsedFile], set[tuple[str, str]]]:
+    """The other vaults' files, as last ingested, from the parse cache."""
+    out, preserve = [], set()
+    for (root, rel), (digest, fmt) in sorted(stored.items()):
+        if scope.owns(root, rel) or fmt == "attachment":
+            continue
+        records = _cached_records(store, digest)
+        if records is None:
+            preserve.add((root, rel))
+            continue
+        records = [r for r in records if not isinstance(r, (FileError, FileWarning))]
+        out.append(ParsedFile(SourceFile(root, root, rel), digest, records, from_cache=True))
+    return out, preserve
+
+
+def _vault_files(
+    scope: Scope,
+    stored: dict[tuple[str, str], tuple[str, str]],
+    files: list[SourceFile],
+    attachments: list[SourceFile],
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for root, rel in stored:
+        if not scope.owns(root, rel):
+            out.setdefault(root, []).append(rel)
+    for sf in [*files, *attachments]:
+        out.setdefault(sf.root, []).append(sf.rel)
+    return out
+
+
+def _file_changes(
+    scope: Scope,
+    stored: dict[tuple[str, str], tuple[str, str]],
+    parsed: list[ParsedFile],
+    attachments: list[SourceFile],
+) -> tuple[list[FileRow], list[tuple[str, str]]]:
+    rows: list[FileRow] = [
+        (pf.source.root, pf.source.rel, pf.hash, pf.source.fmt or "") for pf in parsed if pf.hash and not pf.failed
+    ]
+    rows += [(sf.root, sf.rel, "", "attachment") for sf in attachments]
+    present = {(r, p) for r, p, _h, _f in rows} | {(pf.source.root, pf.source.rel) for pf in parsed}
+    gone = [key for key in stored if scope.owns(*key) and key not in present]
+    changed = [row for row in rows if stored.get((row[0], row[1])) != (row[2], row[3])]
+    return changed, gone
+
+
+def _embed(
+    store: Store, embedder: Embedder, needed: dict[str, str], nodes: dict[str, Any], progress: bool | None
+) -> int:
+    """Embed the texts the cache lacks, chunk by chunk, each chunk stored in its own transaction."""
+    missing = sorted(set(needed) - cached_keys(store.conn, list(needed)))
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start : start + EMBED_CHUNK]
+        batch = [nodes[needed[m]] for m in chunk]
+        vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in batch], progress=_show(progress))
+        with store.transaction():
+            store_vectors(store.conn, chunk, embedder.name, vecs)
+    return len(missing)
+
+
+def _similar_settings(store: Store, k: int | None, threshold: float | None) -> tuple[int, float]:
+    k = k if k is not None else int(store.setting("similar_k") or DEFAULT_K)
+    t = threshold if threshold is not None else float(store.setting("similar_threshold") or DEFAULT_THRESHOLD)
+    return int(k), float(t)
