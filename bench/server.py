@@ -28,7 +28,8 @@ def start_server(
     """
     port = port or free_port()
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([*KG, "serve", "--db", str(db), "--port", str(port), *extra], env=env, stdout=log, stderr=log)
+    argv = [*KG, "serve", "--db", str(db), "--port", str(port), *extra]
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

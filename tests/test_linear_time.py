@@ -27,8 +27,6 @@ print("ok")
 
 @pytest.mark.slow
 def test_parsers_are_linear_on_adversarial_runs():
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *RUNS], capture_output=True, text=True, timeout=CAP_SECONDS
-    )
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, *RUNS], capture_output=True, text=True, timeout=CAP_SECONDS)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"

@@ -129,7 +129,7 @@ def test_what_obsidian_opens_is_a_warning_not_an_error(tmp_path: Path):
 
 
 def test_errors_are_reported_on_every_ingest_until_fixed(tmp_path: Path, store: Store):
-    bad_claim = '---\nclaims:\n  - {title: t, experiment: toy, prediction: [{metric: m, op: about, value: 1}]}\n---\n'
+    bad_claim = "---\nclaims:\n  - {title: t, experiment: toy, prediction: [{metric: m, op: about, value: 1}]}\n---\n"
     vault = write(tmp_path / "v", {"good.md": "fine", "bad.md": bad_claim})
     for _ in range(3):
         report = run(store, vault)
@@ -186,7 +186,8 @@ def test_attachments_are_attachments(tmp_path: Path, store: Store):
     assert {e["kind"] for e in store.edges("n", "out") if e["target"] == "file:img/figure.png"} == {"embeds"}
     assert store.node("file:data.csv")["kind"] == "attachment"
     assert [w["kind"] for w in report.warnings] == ["missing-attachment"]
-    assert store.conn.execute("SELECT count(*) FROM nodes WHERE kind = 'concept' AND meta LIKE '%stub%'").fetchone()[0] == 0
+    stubs = store.conn.execute("SELECT count(*) FROM nodes WHERE kind = 'concept' AND meta LIKE '%stub%'")
+    assert stubs.fetchone()[0] == 0
     if pdfs:
         cited = store.edges("m", "out", ("links_to",))
         assert len(cited) == 1 and store.node(cited[0]["target"])["kind"] == "paper"
@@ -236,7 +237,10 @@ def test_a_later_bibliography_fills_the_stub(tmp_path: Path, store: Store):
 def test_unresolved_links_stay_unresolved_with_a_probable_link(tmp_path: Path, store: Store):
     vault = write(
         tmp_path / "v",
-        {"target.md": "---\ntitle: The Target\naliases: [TT]\n---\nx", "n.md": "[[The Target]] and [[tt]] and [[nope]]"},
+        {
+            "target.md": "---\ntitle: The Target\naliases: [TT]\n---\nx",
+            "n.md": "[[The Target]] and [[tt]] and [[nope]]",
+        },
     )
     run(store, vault)
     links = {e["target"] for e in store.edges("n", "out", ("links_to",))}
