@@ -18,8 +18,9 @@ from conftest import ROOT
 
 from ingest.bibtex import parse_bibtex
 
-NAME = r"(?:[Vv]on |[Vv]an |[Dd]e |[Dd]u )?[A-Z][\w'’\-]+"
-AUTHORS = rf"(?P<first>{NAME})(?:(?:, {NAME})*,? and {NAME}| et al\.?| and (?:colleagues|co-authors))?"
+NAME = r"(?:[Vv]on |[Vv]an |[Dd]e |[Dd]u )?[A-ZÀ-ÖØ-ÞŞŠŽČĆŁ][\w'’\-]*"
+COLLEAGUES = r" and (?:many )?(?:colleagues|co-?authors)"
+AUTHORS = rf"(?P<first>{NAME})(?:(?:, {NAME})*,? and {NAME}| et al\.?|{COLLEAGUES})?"
 CITATION = re.compile(rf"\b{AUTHORS}(?:'s? [\w\- ]{{1,40}})? ?[(,] ?(?P<year>(?:19|20)\d\d)\)")
 # capitalised words that start sentences or name things, never authors
 NOT_NAMES = {"In", "The", "See", "For", "And", "With", "From", "After", "Since", "Until", "Before", "By", "On"}
