@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest import summaries
 from ingest.arxiv import parse_atom, parse_jsonl
 from ingest.bibtex import parse_bibtex
 from ingest.experiments import parse_experiment
@@ -70,6 +71,8 @@ def format_of(rel: str) -> str | None:
     ext = posixpath.splitext(low)[1]
     if ext in (".md", ".markdown"):
         return "markdown"
+    if summaries.is_summaries_file(rel):
+        return "summaries"
     if ext == ".bib":
         return "bibtex"
     if ext in (".xml", ".atom"):
@@ -150,6 +153,8 @@ def _parse(sf: SourceFile, data: bytes) -> Iterator[Record]:
         yield from parse_atom(text, sf.rel)
     elif fmt == "jsonl":
         yield from parse_jsonl(text, sf.rel)
+    elif fmt == "summaries":
+        yield from summaries.parse_summaries(text, sf.rel)
     elif fmt == "experiment":
         yield from parse_experiment(text, sf.rel, posixpath.basename(sf.rel)[:-3])
     elif fmt == "notepage" and looks_like_note_page(text):
@@ -270,6 +275,7 @@ def assemble(
                 indexes.setdefault(pf.source.root, LinkIndex()).add(kept)
 
     papers: list[NodeRecord] = []
+    paper_summaries: list[NodeRecord] = []
     paper_roots: dict[int, str] = {}
     pending: list[tuple[ParsedFile, EdgeRecord]] = []
     owner: dict[str, str] = {}
@@ -285,6 +291,8 @@ def assemble(
                 if r.kind == "paper":
                     paper_roots[id(r)] = pf.source.root
                     papers.append(r)
+                elif r.kind == summaries.KIND:
+                    paper_summaries.append(r)
                 elif r.id in out.nodes and not out.nodes[r.id].meta.get("stub"):
                     if not r.meta.get("stub"):
                         msg = f"id '{r.id}' is already defined in {owner[r.id]}; rename one"
@@ -297,6 +305,7 @@ def assemble(
                 pending.append((pf, _subst_edge(r, nid)))
 
     merged, alias = merge_papers(papers)
+    out.errors += summaries.apply_summaries(merged, paper_summaries)
     for p in merged:
         if p.id not in out.nodes or out.nodes[p.id].meta.get("stub"):
             out.nodes[p.id] = p
