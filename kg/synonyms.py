@@ -23,11 +23,13 @@ MAX_TERMS = 32
 MAX_EXTRA_NAMES = 4  # names added to the embedded query per group: more drown the user's own words
 
 Names = tuple[tuple[str, ...], ...]  # a group: each name as its normalised words
+SPELLING = (("isation", "ization"), ("parameteriz", "parametriz"), ("centred", "centered"), ("ise", "ize"))
 
 
 @dataclass(frozen=True)
 class Table:
-    groups: tuple[Names, ...]
+    groups: tuple[Names, ...]  # for matching a query
+    phrases: tuple[tuple[str, ...], ...]  # per group: FTS phrases, each name as written and as normalised
     shown: tuple[tuple[str, ...], ...]  # each group's names as written
 
 
@@ -58,7 +60,7 @@ def load(path: Path | None = None) -> Table:
     try:
         mtime = path.stat().st_mtime
     except OSError:
-        return Table((), ())
+        return Table((), (), ())
     with _LOCK:
         hit = _CACHE.get(str(path))
         if hit and hit[0] == mtime:
@@ -75,14 +77,26 @@ def parse(text: str, where: str = "synonyms") -> Table:
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list):
         raise ValueError(f"{where}: expected `groups:` with a list of name lists, e.g. - [NTK, neural tangent kernel]")
-    parsed, shown = [], []
+    parsed, phrases, shown = [], [], []
     for i, group in enumerate(groups, 1):
         if not isinstance(group, list) or len(group) < 2:
             raise ValueError(f"{where}: group {i} must list at least two names, e.g. [EoS, edge of stability]")
         names = [str(n).strip() for n in group if str(n).strip()]
         parsed.append(tuple(tuple(words(n)) for n in names if words(n)))
+        raw = [" ".join(re.findall(r"\w+", n.lower())) for n in names] + [" ".join(w) for w in parsed[-1]]
+        phrases.append(tuple(dict.fromkeys(f'"{p}"' for p in raw if p)))
         shown.append(tuple(names))
-    return Table(tuple(parsed), tuple(shown))
+    return Table(tuple(parsed), tuple(phrases), tuple(shown))
+
+
+def _skeleton(name: str) -> tuple[str, ...]:
+    """A name's words with British and American spellings made one, to skip mere respellings."""
+    out = []
+    for w in words(name):
+        for a, b in SPELLING:
+            w = w.replace(a, b)
+        out.append(w)
+    return tuple(out)
 
 
 def _find(seq: list[str], name: tuple[str, ...], taken: list[bool]) -> int:
@@ -103,10 +117,14 @@ class Expansion:
     def embed_text(self) -> str:
         """The query followed by the other names of each matched group, for the embedding side."""
         extra: list[str] = []
-        qwords = set(words(self.query))
+        seen = {_skeleton(w) for w in self.query.split()} | {_skeleton(self.query)}
         for g in dict.fromkeys(self.matched.values()):
-            names = [n for n in self.table.shown[g] if not set(words(n)) <= qwords]
-            extra += names[:MAX_EXTRA_NAMES]
+            names = []
+            for n in self.table.shown[g]:
+                if _skeleton(n) not in seen and len(names) < MAX_EXTRA_NAMES:
+                    names.append(n)
+                seen.add(_skeleton(n))
+            extra += names
         return f"{self.query} ({'; '.join(extra)})" if extra else self.query
 
     def fts_clauses(self) -> list[str]:
@@ -114,8 +132,7 @@ class Expansion:
         out: list[str] = []
         for i, term in enumerate(self.terms):
             if i in self.matched:
-                phrases = dict.fromkeys('"' + " ".join(n) + '"' for n in self.table.groups[self.matched[i]])
-                clause = "(" + " OR ".join(phrases) + ")"
+                clause = "(" + " OR ".join(self.table.phrases[self.matched[i]]) + ")"
             else:
                 clause = f'"{term}"'
             if clause not in out:
