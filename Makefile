@@ -47,6 +47,7 @@ bench: $(VENV)/.bench browser
 	$(PY) -m bench.load --clients 10 --seconds 10
 	$(PY) -m bench.crash --kills 3 --notes 300
 	$(PY) -m tests.fuzz.long --examples 300
+	$(PY) -m bench.search_quality
 
 # The full runs behind BENCHMARKS.md and RELIABILITY.md (about 40 minutes on 2 cores).
 bench-full: $(VENV)/.bench browser

@@ -11,6 +11,7 @@ import posixpath
 import unicodedata
 from dataclasses import dataclass, field
 
+from ingest import summaries
 from ingest.links import VaultIndex, is_note, norm
 from ingest.papers import clean_arxiv, clean_doi, merge_papers
 from ingest.pipeline import SELF, ParsedFile
@@ -73,6 +74,7 @@ def assemble(files: list[ParsedFile], vault_files: dict[str, list[str]]) -> Asse
     vaults = _vaults(files, vault_files)
     owner: dict[str, str] = {}
     papers: list[tuple[NodeRecord, str, str]] = []  # (record, root, rel)
+    paper_summaries: list[NodeRecord] = []
     pending: list[tuple[ParsedFile, EdgeRecord]] = []
     for pf in files:
         vault = vaults[pf.source.root]
@@ -82,12 +84,16 @@ def assemble(files: list[ParsedFile], vault_files: dict[str, list[str]]) -> Asse
                 out.errors.append(r)
             elif isinstance(r, FileWarning):
                 out.warnings.append(r)
+            elif isinstance(r, NodeRecord) and r.kind == summaries.KIND:
+                r.path = pf.source.path
+                paper_summaries.append(r)
             elif isinstance(r, NodeRecord):
                 _take_node(_subst_node(r, nid), pf, out, owner, papers)
             else:
                 pending.append((pf, _subst_edge(r, nid)))
 
     merged, alias = merge_papers([p for p, _root, _rel in papers])
+    out.errors += summaries.apply_summaries(merged, paper_summaries)
     for p in merged:
         out.nodes[p.id] = p
         out.roots[p.id] = next(root for rec, root, _rel in papers if rec is p)

@@ -19,6 +19,7 @@ from ingest.notepage import looks_like_note_page, parse_note_page
 from ingest.pdf import parse_pdf
 from ingest.records import EdgeRecord, FileError, FileWarning, NodeRecord, ParseError
 from ingest.scan import ScanResult, SourceFile, format_of, scan
+from ingest.summaries import parse_summaries
 from ingest.text import decode_lenient, read_bytes
 
 __all__ = ["ScanResult", "SourceFile", "format_of", "scan"]
@@ -65,6 +66,7 @@ TEXT_PARSERS: dict[str, Callable[[str, str], Iterator[Any]]] = {
     "bibtex": parse_bibtex,
     "atom": parse_atom,
     "jsonl": parse_jsonl,
+    "summaries": parse_summaries,
     "experiment": lambda text, rel: parse_experiment(text, rel, posixpath.basename(rel)[:-3]),
     "notepage": lambda text, rel: parse_note_page(text, rel) if looks_like_note_page(text) else iter(()),
 }

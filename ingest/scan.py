@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest import summaries
+
 # Folders that belong to tools, not to the vault.
 TOOL_DIRS = {
     ".git": "version control",
@@ -83,6 +85,8 @@ def format_of(rel: str) -> str | None:
     }
     if ext == ".py" and "experiments" in posixpath.dirname(low).split("/"):
         return "experiment"
+    if summaries.is_summaries_file(rel):
+        return "summaries"
     return table.get(ext)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from kg import synonyms
 from kg.embeddings import EMBED_KINDS, Embedder
 from kg.store import Store
 
@@ -135,11 +136,10 @@ def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordH
     Nodes holding every word come first; nodes holding only some fill the rest. Snippets are made for the
     returned rows only, never for every match.
     """
-    terms = list(dict.fromkeys(w.lower() for w in re.findall(r"\w+", q)))[:32]
+    terms = quoted = synonyms.expand(q).fts_clauses()  # each word quoted; a known name ORs its synonyms
     if not terms:
         return []
-    quoted = [f'"{t}"' for t in terms]
-    every = _ranked(store, " ".join(quoted), kind, limit, set())
+    every = _ranked(store, " AND ".join(quoted), kind, limit, set())
     some = (
         _ranked(store, " OR ".join(quoted), kind, limit - len(every), {r for r, _ in every})
         if len(every) < limit and len(terms) > 1
@@ -199,10 +199,11 @@ def search(
     q = q.strip()[:500]
     if not q:
         return []
+    q_meaning = synonyms.expand(q).embed_text()  # the query with the other names of what it names
     pool = max(limit * 3, 30)
     # Embedding the query and scanning the vectors run while SQLite ranks keywords: all three release the GIL.
     index = vector_index(store)
-    meaning = _EMBED_POOL.submit(_semantic, index, embedder, q, kind, pool) if embedder is not None else None
+    meaning = _EMBED_POOL.submit(_semantic, index, embedder, q_meaning, kind, pool) if embedder is not None else None
     kw = keyword(store, q, kind, pool)
     sem = meaning.result() if meaning is not None else []
     # Fusion: cosine plus a keyword bonus scaled by BM25 (relative to the best hit) and by the share of the

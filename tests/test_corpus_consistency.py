@@ -26,7 +26,7 @@ CITATION = re.compile(rf"\b{AUTHORS}(?:'s? [\w\- ]{{1,40}})? ?[(,] ?(?P<year>(?:
 NOT_NAMES = {"In", "The", "See", "For", "And", "With", "From", "After", "Since", "Until", "Before", "By", "On"}
 # Year errors in understanding-deep-learning.bib, which another branch rewrites: the notes give the right year and the
 # bibliography is to be corrected there (Chinchilla is NeurIPS 2022, listed as 2023). Remove each pair once fixed.
-PENDING_BIB_FIXES = {("hoffmann", "2022")}
+PENDING_BIB_FIXES: set[tuple[str, str]] = set()
 
 
 def fold(name: str) -> str:
