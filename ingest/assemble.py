@@ -321,7 +321,7 @@ class _Resolver:
 
     def _remember(self, e: EdgeRecord, ref: str) -> None:
         if e.kind in ("links_to", "embeds", "cites", "related", "draws_on"):
-            self.links.setdefault(e.source, {}).setdefault(norm(ref.strip()), e.target)
+            self.links.setdefault(e.source, {}).setdefault(norm(ref.strip()).removesuffix(".md"), e.target)
 
     def finish(self) -> None:
         """Give unresolved links their stubs (one per name, ignoring case) and notes their link maps."""
