@@ -86,7 +86,7 @@ def _failure(block: ParsingFailedBlock) -> str:
     why = " ".join(str(why).split()).rstrip(".")
     head = (block.raw or "").lstrip()[:40].split("\n")[0]
     if "block start" in why or "closing" in why or "end of file" in why.lower():
-        fix = 'the braces are unbalanced: close every { with } (and every quoted value with ")'
+        fix = 'it has unbalanced braces: close every { with } (and every quoted value with ")'
     elif "=" in why:
         fix = "write each field as name = {value},"
     else:

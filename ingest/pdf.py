@@ -71,8 +71,10 @@ def arxiv_year(arxiv: str | None) -> str:
 
 def parse_pdf(data: bytes, path: str) -> Iterator[NodeRecord]:
     """Yield the paper a PDF holds."""
-    if not data.startswith(b"%PDF-"):
-        raise ParseError("not a PDF (it does not start with %PDF-); re-export or remove it")
+    # The standard lets junk come before the header; a file whose header was lost but whose body and
+    # trailer survive is still read.
+    if b"%PDF-" not in data[:1024] and not (data.strip(b"\0") and b"%%EOF" in data[-2048:]):
+        raise ParseError("not a PDF (no %PDF- header in its first 1024 bytes); re-export or remove it")
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -80,6 +82,8 @@ def parse_pdf(data: bytes, path: str) -> Iterator[NodeRecord]:
         reader = PdfReader(io.BytesIO(data))
         meta_title, meta_authors = _meta(reader)
         layout_title, layout_authors, stamp = read_first_page(reader.pages[0])
+        if not layout_title and len(reader.pages) > 1:  # a cover page or a full-page figure comes first
+            layout_title, layout_authors, _ = read_first_page(reader.pages[1])
         pages = [p.extract_text() or "" for p in reader.pages[:MAX_PAGES]]
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError, IndexError) as exc:
         raise ParseError(f"PDF is corrupt or unreadable ({type(exc).__name__}: {exc}); re-download it") from None

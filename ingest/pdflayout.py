@@ -252,8 +252,6 @@ def author_names(lines: list[Line], after: int, title_size: float) -> list[str]:
     for ln in lines[after : after + 80]:
         if STOP.match(ln.text):
             break
-        if ln.size >= title_size - 0.6:
-            continue
         found = names_in(ln)
         if not found and len(ln.text) > 110 and ln.text.count(" ") > 12:
             break  # running text: the author block is over
