@@ -55,7 +55,9 @@ def parse_bibtex(text: str, path: str) -> Iterator[NodeRecord | FileError]:
         elif isinstance(block, ParsingFailedBlock):
             yield FileError(path, line, _failure(block))
         elif isinstance(block, Entry):
-            yield _record(block, dec[block.key], nam[block.key], path, line)
+            # A field the middleware cannot decode (say, braces nested thousands deep) leaves the entry
+            # out of its library; such an entry falls back to our own decoding of each field.
+            yield _record(block, dec.get(block.key), nam.get(block.key), path, line)
 
 
 def _only(library: Library, keys: tuple[str, ...]) -> Library:
@@ -99,7 +101,9 @@ def _duplicate(block: DuplicateBlockKeyBlock, path: str, line: int) -> FileError
     return FileError(path, line, f"key '{block.key}' is already used by the entry at line {first}; rename one")
 
 
-def _author_names(entry: Entry) -> list[str]:
+def _author_names(entry: Entry | None, raw: str) -> list[str]:
+    if entry is None:
+        return [latex_to_text(a) for a in re.split(r"\s+and\s+", raw) if a.strip() and a.strip() != "others"]
     field = entry.fields_dict.get("author")
     out = []
     for n in field.value if field else []:
@@ -110,9 +114,12 @@ def _author_names(entry: Entry) -> list[str]:
     return [a for a in out if a and a.lower() != "others"]
 
 
-def _record(entry: Entry, dec: Entry, names: Entry, path: str, line: int) -> NodeRecord | FileError:
+def _record(entry: Entry, dec: Entry | None, names: Entry | None, path: str, line: int) -> NodeRecord | FileError:
     raw = {f.key.lower(): str(f.value) for f in entry.fields}
-    text = {f.key: " ".join(str(f.value).split()) for f in dec.fields}
+    if dec is not None:
+        text = {f.key: " ".join(str(f.value).split()) for f in dec.fields}
+    else:
+        text = {k: latex_to_text(v) for k, v in raw.items() if k in DECODED}
     title = text.get("title", "")
     if not title:
         return FileError(path, line, f"entry '{entry.key}' has no title; add title = {{...}}")
@@ -122,7 +129,7 @@ def _record(entry: Entry, dec: Entry, names: Entry, path: str, line: int) -> Nod
     venue = text.get("booktitle") or ("" if on_arxiv else journal)
     return paper_record(
         title=title,
-        authors=_author_names(names),
+        authors=_author_names(names, raw.get("author", "")),
         year=raw.get("year", "").strip(),
         path=path,
         line=line,
