@@ -43,6 +43,7 @@ def shapes() -> dict[str, NodeRecord]:
         ("oldstyle_class", "arxiv:math/0701854"),  # old-style id with a subject class, in a URL in a note
         ("doi_only", "doi:10.1103/physrevlett.61.259"),  # doi written as a resolver URL
         ("corporate", "arxiv:2303.08774"),
+        ("href_title", "arxiv:1909.07862"),  # title = {\href{https://arxiv.org/abs/…}{…}}
     ],
 )
 def test_bibtex_ids_from_every_field(shapes, key, want_id):
@@ -68,6 +69,7 @@ def test_bibtex_keeps_a_real_doi_next_to_the_arxiv_id(shapes):
             ["Łukasz Kaiser", "Bernhard Schölkopf", "Klaus-Robert Müller"],  # `and others` dropped
         ),
         ("corporate", "GPT-4 Technical Report", ["OpenAI"]),  # {Corporate Author} stays one name
+        ("href_title", "Minimax Confidence Intervals for the Sliced Wasserstein Distance", None),
         ("url_pdf", "Neural Tangent Kernel: Convergence and Generalization in Neural Networks", None),
         (
             "DBLP:journals/corr/KingmaB14",
