@@ -27,7 +27,9 @@ ARXIV_DOI = re.compile(rf"^10\.48550/arxiv\.({_NEW}|{_OLD})(?:v\d+)?$", re.I)
 # Fields where an arXiv id may stand alone, without an "arXiv:" before it.
 BARE_ID_FIELDS = ("eprint", "arxivid", "arxiv", "arxiv_id")
 # Fields searched for "arXiv:…", arxiv.org URLs and DOIs.
-TEXT_FIELDS = ("doi", "url", "pdf", "note", "howpublished", "journal", "booktitle", "eprint", "volume", "annote", "title")
+TEXT_FIELDS = (
+    *("doi", "url", "pdf", "note", "howpublished", "journal", "booktitle", "eprint", "volume", "annote", "title"),
+)
 
 
 def _canonical(raw: str) -> str:
