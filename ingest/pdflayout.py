@@ -217,24 +217,61 @@ def name_like(segment: str) -> bool:
     return any(len(w.strip(".")) > 1 for w in words)
 
 
-def _pieces(part: str) -> list[str]:
-    """A piece of an author line, with an email after the name cut off, and 'A B C D' read as 'A B', 'C D'."""
+def _plain_word(word: str) -> bool:
+    """A capitalised word that is not an initial or an acronym ('KyungHyun', 'Ming-Wei' and 'Wen-tau' are)."""
+    head, *rest = word.split("-")
+    return (
+        head[:1].isupper()
+        and (head[1:].isalpha() or not head[1:])
+        and not head.isupper()
+        and all(p.isalpha() and (p.islower() or p[1:].islower()) for p in rest)
+    )
+
+
+INITIAL = re.compile(r"^[A-Z]\.(?:-?[A-Z]\.)*$")
+
+
+def _split_run(words: list[str]) -> list[str]:
+    """Names read off a run of words: each is a first name, any initials, then one family name."""
+    out, i = [], 0
+    while i < len(words):
+        name = [words[i]]
+        i += 1
+        while i < len(words) and INITIAL.match(words[i]):
+            name.append(words[i])
+            i += 1
+        if i < len(words):
+            name.append(words[i])
+            i += 1
+        out.append(" ".join(name))
+    return out
+
+
+def _pieces(part: str, alone: bool) -> list[str]:
+    """A piece of an author line, with an email after the name cut off.
+
+    Names set apart only by wide spaces come out as one run of words: five or more capitalised words, or
+    four on a line with no other separator (`alone`), are read as first name, initials, family name.
+    """
     if "@" in part:
         words = part.split("@")[0].split()
         while words and words[-1].isupper() and len(words[-1]) > 1:
             words.pop()
         part = " ".join(words)
     words = part.split()
-    plain = all(w[:1].isupper() and w[1:].islower() and "." not in w for w in words)
-    if len(words) >= 4 and len(words) % 2 == 0 and plain:
-        return [" ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
+    plain = all(_plain_word(w) or INITIAL.match(w) for w in words)
+    if plain and (len(words) >= 5 or (alone and len(words) == 4)):
+        names = _split_run(words)
+        if len(names[-1].split()) > 1:
+            return names
     return [part]
 
 
 def names_in(line: Line) -> list[str]:
     """The names on one line of the author block."""
     out = []
-    pieces = [p for part in SEPARATORS.split(fix_accents(line.parts)) for p in _pieces(part)]
+    parts = [p for p in SEPARATORS.split(fix_accents(line.parts)) if p.strip(" .,")]
+    pieces = [p for part in parts for p in _pieces(part, len(parts) == 1)]
     for part in pieces:
         words = part.split()
         if len(words) > 2 and len(words[-1]) == 1 and words[-1].islower():
@@ -245,13 +282,18 @@ def names_in(line: Line) -> list[str]:
     return out
 
 
-def author_names(lines: list[Line], after: int, title_size: float) -> list[str]:
-    """Names from the lines under the title, in the type of the first line that holds names."""
+def author_names(lines: list[Line], after: int, body: float, face: str) -> list[str]:
+    """Names from the lines under the title, in the type of the first line that holds names.
+
+    A subtitle (the title's face, well above the body size, before any name) is skipped.
+    """
     names: list[str] = []
     font = None
     for ln in lines[after : after + 80]:
         if STOP.match(ln.text):
             break
+        if font is None and ln.face == face and ln.size >= 1.25 * body:
+            continue
         found = names_in(ln)
         if not found and len(ln.text) > 110 and ln.text.count(" ") > 12:
             break  # running text: the author block is over
@@ -268,7 +310,8 @@ def read_first_page(page: Any) -> tuple[str, list[str], tuple[str, str] | None]:
     lines = lines_of(runs)
     found = stamp(runs) or stamp([Run(ln.text, 0, 0, 0, "", False) for ln in lines])
     block = title_block(lines, float(page.mediabox.height))
-    if not block or lines[block[0]].size < 1.1 * body_size(lines):
+    body = body_size(lines)
+    if not block or lines[block[0]].size < 1.1 * body:
         return "", [], found
     start, end = block
-    return title_text(lines[start : end + 1]), author_names(lines, end + 1, lines[start].size), found
+    return title_text(lines[start : end + 1]), author_names(lines, end + 1, body, lines[start].face), found
