@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -51,11 +52,42 @@ def parse_atom(text: str, path: str) -> Iterator[NodeRecord]:
 
 
 def _authors(value: Any) -> list[str]:
+    """Names from arXiv's `authors_parsed` ([last, first, suffix]) or a plain list or string."""
     if isinstance(value, list):
-        return [" ".join(a).strip() if isinstance(a, list) else str(a) for a in value]
+        out = []
+        for a in value:
+            if isinstance(a, list):
+                last, first = (str(x) for x in (a + ["", ""])[:2])
+                out.append(" ".join(f"{first} {last} {' '.join(str(x) for x in a[2:])}".split()))
+            elif isinstance(a, dict):
+                out.append(str(a.get("name") or ""))
+            else:
+                out.append(str(a))
+        return [a for a in out if a]
     if isinstance(value, str):
         return [a.strip() for a in value.replace(" and ", ",").split(",") if a.strip()]
     return []
+
+
+YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+
+
+def record_year(rec: dict[str, Any]) -> str:
+    """The year a JSON record was first published: `published`, `year`, `versions[0].created`, `update_date`.
+
+    >>> record_year({"versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}]})
+    '2007'
+    >>> record_year({"update_date": "2008-11-13", "published": "2007-04-02T19:18:42Z"})
+    '2007'
+    """
+    versions = rec.get("versions")
+    first = versions[0] if isinstance(versions, list) and versions else {}
+    created = first.get("created") if isinstance(first, dict) else None
+    for value in (rec.get("published"), rec.get("year"), created, rec.get("update_date"), rec.get("date")):
+        m = YEAR.search(str(value)) if value not in (None, "") else None
+        if m:
+            return m.group(1)
+    return ""
 
 
 def parse_jsonl(text: str, path: str) -> Iterator[NodeRecord | FileError]:
@@ -75,7 +107,7 @@ def parse_jsonl(text: str, path: str) -> Iterator[NodeRecord | FileError]:
         if not isinstance(rec, dict) or not isinstance(rec.get("title"), str) or not rec["title"].strip():
             yield FileError(path, lineno, "each line must be a JSON object with a non-empty 'title'")
             continue
-        year = rec.get("year") or str(rec.get("published") or rec.get("update_date") or "")[:4]
+        year = record_year(rec)
         cats = rec.get("categories") or []
         yield paper_record(
             title=" ".join(rec["title"].split()),

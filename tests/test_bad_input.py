@@ -108,7 +108,9 @@ def test_bad_folder_cli(tmp_path: Path):
         assert s.node("empty")["title"] == "empty" and s.node("bad-yaml")["title"] == "bad-yaml"
         assert "naïve" not in s.node("latin1")["text"] and "na\ufffdve" in s.node("latin1")["text"]
         assert s.node("arxiv:1806.07572")  # good.bib
-        assert s.node("paper:a-fine-entry-2001")  # the good entry of broken.bib
+        from ingest.papers import paper_id
+
+        assert s.node(paper_id(None, None, "A fine entry", 2001))  # the good entry of broken.bib
         assert s.node("arxiv:2008.08186")  # the good line of bad.jsonl
         # The note naming a missing experiment still lands, its claim without a `verifies` edge.
         assert s.node("claim:t")["path"] == "missing-exp.md"
