@@ -203,6 +203,8 @@ def paper_lookup(ref: str, refs: dict[str, str]) -> str | None:
     if a and "arxiv:" + a.lower() in refs:
         return refs["arxiv:" + a.lower()]
     d = clean_doi(bare.removeprefix("doi:")) if "10." in bare else None
+    if d and d.startswith("10.48550/arxiv."):
+        return refs.get("arxiv:" + d.removeprefix("10.48550/arxiv."))
     if d and "doi:" + d in refs:
         return refs["doi:" + d]
     return refs.get("title:" + normalise_title(bare))
