@@ -137,10 +137,33 @@ def _m003_fts_by_rowid(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m004_trust_and_run_indexes(conn: sqlite3.Connection) -> None:
+    """Trusted experiment folders and the hash of every file trusted in them (kg/trust.py); an index that finds
+    each claim's latest finished run without reading the others."""
+    _script(
+        conn,
+        """
+        CREATE TABLE trusted_folders (
+            path TEXT PRIMARY KEY,
+            trusted_at TEXT NOT NULL
+        );
+        CREATE TABLE trusted_files (
+            path TEXT PRIMARY KEY,
+            folder TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            trusted_at TEXT NOT NULL
+        );
+        CREATE INDEX trusted_files_folder ON trusted_files(folder);
+        CREATE INDEX runs_claim_status ON runs(claim, status, created_at)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_graph", _m001_graph),
     ("002_runs", _m002_runs),
     ("003_fts_by_rowid", _m003_fts_by_rowid),
+    ("004_trust_and_run_indexes", _m004_trust_and_run_indexes),
 ]
 
 

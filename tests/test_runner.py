@@ -14,6 +14,7 @@ from kg.embeddings import FakeEmbedder
 from kg.runner import RunError, create_run, get_run, plan, recover_interrupted, run_claim
 from kg.sandbox import landlock_abi
 from kg.store import Store
+from kg.trust import trust_folder
 from kg.writer import ingest
 
 
@@ -24,6 +25,7 @@ def runs_store(tmp_path: Path):
     s = Store(tmp_path / "kg.db")
     report = ingest(s, [str(src)], FakeEmbedder(), progress=False)
     assert report.errors == []
+    trust_folder(s, src / "experiments")
     yield s, src, tmp_path / "runs"
     s.close()
 
