@@ -274,9 +274,10 @@ def home_view(store: Store) -> dict[str, Any]:
     """The concept map: counts, communities, the five strands, recent notes, and claims by verdict."""
     notes = store.db.query(
         "SELECT id, kind, title, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
-        "AND json_extract(meta, '$.stub') IS NOT 1 ORDER BY updated_at DESC, id"
+        "ORDER BY updated_at DESC, id"
     )
-    notes = [{**n, "meta": json.loads(n["meta"])} for n in notes]
+    # Filtered here, not with json_extract: SQLite refuses a whole query if one note's meta holds NaN.
+    notes = [n for n in ({**n, "meta": json.loads(n["meta"])} for n in notes) if n["meta"].get("stub") is not True]
     strands = []
     for slug, name in STRANDS:
         members = [card(n) for n in notes if n["meta"].get("strand") == slug and n["kind"] == "concept"]
