@@ -72,7 +72,9 @@ def app(tmp_path_factory):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    c = app.test_client()
+    c.environ_base["HTTP_ORIGIN"] = "http://localhost"  # same-origin, so the token is what is tested
+    return c
 
 
 def every_page(client) -> list[str]:
