@@ -110,7 +110,8 @@ def bwrap_argv(outdir: Path, tail: list[str], *, as_root: bool) -> list[str]:
         if os.path.exists(p):
             argv += ["--ro-bind", p, p]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+    for tmp in ("/tmp", "/dev/shm"):  # private, small, and usable by the run's own uid
+        argv += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", tmp]
     for d in _parents([out, INSIDE_PY], ro):  # after the tmpfs mounts, which would hide them
         argv += ["--perms", "0755", "--dir", d]
     argv += ["--bind", out, out]
