@@ -285,7 +285,8 @@ def verify(
 
 
 def _refuse_untrusted(store: Store, claims: list[str], run_all: bool) -> None:
-    """Stop before running anything if a named claim's experiment is not trusted; say how to trust it."""
+    """Stop before running anything if a named claim's experiment is not trusted, and say how to trust it.
+    With --all, warn and go on: the runner refuses each untrusted one as an error."""
     from kg import trust
     from kg.runner import RunError, normalise_claim_id, plan
     from kg.verify import runnable_claims
@@ -298,8 +299,10 @@ def _refuse_untrusted(store: Store, claims: list[str], run_all: bool) -> None:
             continue  # verify_claims reports it
         except trust.NotTrusted as exc:
             problems.append(f"{cid}: {exc}")
-    if problems:
+    if problems and not run_all:
         raise click.ClickException("not trusted:\n  " + "\n  ".join(dict.fromkeys(problems)))
+    for line in problems:  # with --all the trusted claims still run; these end as errors with the same message
+        click.echo(f"not trusted: {line}", err=True)
 
 
 @main.command("trust")

@@ -357,3 +357,14 @@ def test_the_bwrap_command_line_holds_the_promised_isolation(tmp_path):
     i = argv.index("--")
     assert argv[i + 2 : i + 5] == ["-I", "-B", bwrap.INSIDE_PY]
     assert shutil.which("bwrap")
+
+
+def test_verify_all_refuses_each_untrusted_experiment_as_an_error(good_vault):
+    _vault, db = good_vault
+    proc = subprocess.run([*KG, "verify", "--all", "--db", str(db), "--json"], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 1 and "not trusted" in proc.stderr
+    (r,) = json.loads(proc.stdout)
+    assert r["verdict"] == "error" and "kg trust" in r["error"]
+    with Store(db) as s:
+        assert not (Path(s.path).parent / "runs" / r["run"] / "metrics.json").exists()  # nothing ran
