@@ -241,6 +241,19 @@ def test_the_web_never_runs_an_untrusted_experiment(client, site):
     assert 'id="not-trusted"' not in client.get("/node/claim:good").get_data(as_text=True)
 
 
+def test_without_bubblewrap_the_web_refuses_runs(client, site, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on the PATH
+    bwrap.probe.cache_clear()
+    try:
+        r = client.post(
+            "/api/claims/claim:good/rerun", headers={"X-CSRF-Token": token(client), "Origin": "http://localhost"}
+        )
+        assert r.status_code == 503 and "bubblewrap is not installed" in r.get_json()["message"]
+    finally:
+        monkeypatch.undo()
+        bwrap.probe.cache_clear()
+
+
 def test_the_claim_page_says_which_isolation_held(client):
     r = client.post(
         "/api/claims/claim:good/rerun", headers={"X-CSRF-Token": token(client), "Origin": "http://localhost"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify
 
-from kg import runlog, trust
+from kg import bwrap, runlog, trust
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
@@ -36,6 +36,8 @@ def rerun(claim_id: str):  # type: ignore[no-untyped-def]
         run, joined = queue().submit(claim_id)
     except trust.NotTrusted as exc:
         abort(403, description=f"not trusted: {exc}")
+    except bwrap.SandboxUnavailable as exc:
+        abort(503, description=str(exc))
     except RunError as exc:
         abort(400, description=str(exc))
     return jsonify({"id": run["id"], "status": run["status"], "joined": joined}), 200 if joined else 202
