@@ -193,7 +193,7 @@ def execute(
     try:
         return _execute(store, run_id, p, seed, outdir, started, memory_mb, timeout or p.timeout, unsafe_no_sandbox)
     except Exception as exc:  # a run always ends; the message says what went wrong
-        return _finish(store, run_id, started, "error", {}, [], "", "", "", f"the run failed to start: {exc}", outdir)
+        return _finish(store, run_id, started, "error", {}, [], "", "", "", f"the runner failed: {exc}", outdir)
 
 
 def _execute(
