@@ -368,3 +368,24 @@ def test_verify_all_refuses_each_untrusted_experiment_as_an_error(good_vault):
     assert r["verdict"] == "error" and "kg trust" in r["error"]
     with Store(db) as s:
         assert not (Path(s.path).parent / "runs" / r["run"] / "metrics.json").exists()  # nothing ran
+
+
+def test_a_timeout_kills_the_whole_namespace(tmp_path):
+    """An experiment that leaves a daemon and then hangs: at the time limit, both are gone."""
+    marker = f"4141.{secrets.randbelow(10**6)}"
+    vault = tmp_path / "vault"
+    (vault / "experiments").mkdir(parents=True)
+    (vault / "experiments" / "hang_daemon.py").write_text(
+        "import os\n\n\ndef run(params, seed, outdir):\n    if os.fork() == 0:\n        os.setsid()\n"
+        f"        os.execv('/usr/bin/sleep', ['sleep', '{marker}'])\n    while True:\n        pass\n"
+    )
+    front = {"title": "Hang", "claims": [{"id": "hang-daemon", "title": "Hangs", "experiment": "hang_daemon",
+             "timeout": 3, "prediction": [{"metric": "x", "op": "<", "value": 1}]}]}  # fmt: skip
+    (vault / "hang.md").write_text(f"---\n{json.dumps(front)}\n---\nHangs.\n")
+    with Store(tmp_path / "kg.db") as s:
+        assert ingest(s, [str(vault)], FakeEmbedder(), progress=False).errors == []
+        trust_folder(s, vault / "experiments")
+        run = run_claim(s, "hang-daemon", tmp_path / "runs")
+    assert run["verdict"] == "timeout"
+    time.sleep(0.3)
+    assert subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout == ""
