@@ -104,6 +104,8 @@ def kill_server(tmp: Path) -> dict:
     (vault / "claims.md").write_text(text)
     db = tmp / "srv.db"
     subprocess.run([*KG, "ingest", str(vault), "--db", str(db)], env=ENV, check=True, capture_output=True)
+    trust = [*KG, "trust", str(vault / "experiments"), "--db", str(db)]
+    subprocess.run(trust, env=ENV, check=True, capture_output=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"  # the same port again after the restart
 
@@ -115,7 +117,8 @@ def kill_server(tmp: Path) -> dict:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(base + "/").read().decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    req = urllib.request.Request(base + "/api/claims/claim:slow/rerun", method="POST", headers={"X-CSRF-Token": token})
+    headers = {"X-CSRF-Token": token, "Origin": base}
+    req = urllib.request.Request(base + "/api/claims/claim:slow/rerun", method="POST", headers=headers)
     run_id = json.loads(opener.open(req).read())["id"]
     for _ in range(100):
         run = json.loads(opener.open(f"{base}/api/runs/{run_id}").read())

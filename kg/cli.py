@@ -209,6 +209,13 @@ def export(fmt: str, output: Any, no_similar: bool, db: str) -> None:
             output.write(line + "\n")
 
 
+unsafe_option = click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run experiments without bubblewrap, where it cannot start. They can then read and change your files.",
+)
+
+
 @main.command()
 @db_option
 @click.option(
@@ -221,20 +228,38 @@ def export(fmt: str, output: Any, no_similar: bool, db: str) -> None:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Worker threads (waitress).")
 @click.option("--debug", is_flag=True, help="Flask's development server with the debugger. Never on a shared host.")
 @click.option(
+    "--allow-host",
+    multiple=True,
+    help="Another name the server may be reached by (Host header); 127.0.0.1, localhost, [::1] and --host always.",
+)
+@click.option(
     "--watch",
     "watch_paths",
     multiple=True,
     type=click.Path(exists=True),
     help="Re-ingest this folder whenever a file in it is saved (repeatable).",
 )
-def serve(db: str, host: str, port: int, threads: int, debug: bool, watch_paths: tuple[str, ...]) -> None:
+@unsafe_option
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    threads: int,
+    debug: bool,
+    allow_host: tuple[str, ...],
+    watch_paths: tuple[str, ...],
+    unsafe_no_sandbox: bool,
+) -> None:
     """Serve the web app: concept map, node pages, graph, search and reruns."""
+    from kg import bwrap
     from web import create_app
 
     _open(db, create=bool(watch_paths)).close()
     if watch_paths:
         _start_watch(db, list(watch_paths))
-    app = create_app(db, preload=True)
+    if not unsafe_no_sandbox and (why := bwrap.probe()):
+        click.echo(f"warning: {why}; reruns will be refused (--unsafe-no-sandbox runs them unconfined)", err=True)
+    app = create_app(db, preload=True, ALLOWED_HOSTS=[host, *allow_host], UNSAFE_NO_SANDBOX=unsafe_no_sandbox)
     click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
@@ -283,6 +308,7 @@ def watch(paths: tuple[str, ...], db: str) -> None:
     "--runs-dir", type=click.Path(file_okay=False), help="Where run folders go (default: runs/ beside the db)."
 )
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@unsafe_option
 @db_option
 @json_option
 def verify(
@@ -292,15 +318,23 @@ def verify(
     seed: int,
     runs_dir: str | None,
     progress: bool | None,
+    unsafe_no_sandbox: bool,
     db: str,
     as_json: bool,
 ) -> None:
-    """Re-verify CLAIMS (or --all) by running their experiments. Exits 1 unless every verdict is verified."""
+    """Re-verify CLAIMS (or --all) by running their experiments. Exits 1 unless every verdict is verified.
+
+    Only experiments in trusted folders run (see `kg trust`), inside bubblewrap."""
+    from kg import bwrap
     from kg.verify import verify_claims
 
     if not claims and not run_all:
         raise click.UsageError("name one or more claims, or pass --all")
+    bwrap.UNSAFE = unsafe_no_sandbox
+    if not unsafe_no_sandbox and (why := bwrap.probe()):
+        raise click.ClickException(f"{why}; no experiment runs without a sandbox (or pass --unsafe-no-sandbox)")
     with _open(db) as store:
+        _refuse_untrusted(store, list(claims), run_all)
         try:
             results = verify_claims(
                 store, list(claims), run_all, jobs=jobs, seed=seed, runs_dir=runs_dir, progress=progress
@@ -315,6 +349,92 @@ def verify(
         n_ok = sum(r["verdict"] == "verified" for r in results)
         click.echo(f"{n_ok}/{len(results)} verified")
     sys.exit(0 if results and all(r["verdict"] == "verified" for r in results) else 1)
+
+
+def _refuse_untrusted(store: Store, claims: list[str], run_all: bool) -> None:
+    """Stop before running anything if a named claim's experiment is not trusted, and say how to trust it.
+    With --all, warn and go on: the runner refuses each untrusted one as an error."""
+    from kg import trust
+    from kg.runner import RunError, normalise_claim_id, plan
+    from kg.verify import runnable_claims
+
+    problems = []
+    for cid in runnable_claims(store) if run_all else [normalise_claim_id(c) for c in claims]:
+        try:
+            trust.check(store, plan(store, cid).file)
+        except RunError:
+            continue  # verify_claims reports it
+        except trust.NotTrusted as exc:
+            problems.append(f"{cid}: {exc}")
+    if problems and not run_all:
+        raise click.ClickException("not trusted:\n  " + "\n  ".join(dict.fromkeys(problems)))
+    for line in problems:  # with --all the trusted claims still run; these end as errors with the same message
+        click.echo(f"not trusted: {line}", err=True)
+
+
+@main.command("trust")
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--list", "show", is_flag=True, help="List the trusted folders.")
+@click.option("--revoke", is_flag=True, help="Stop trusting PATH.")
+@db_option
+@json_option
+def trust_cmd(path: str | None, show: bool, revoke: bool, db: str, as_json: bool) -> None:
+    """Trust the experiments in folder PATH: `kg verify` and Rerun may then run them.
+
+    Each Python file under PATH is recorded with its hash; a file changed later must be trusted again. The
+    project's own data/experiments is trusted by default. Read the code first: trusted code runs on this machine.
+    """
+    from kg import trust
+
+    if not show and not path:
+        raise click.UsageError("name a folder to trust, or pass --list")
+    with _open(db, create=True) as store:
+        if revoke:
+            if not path:
+                raise click.UsageError("--revoke needs the folder to stop trusting")
+            data: Any = {"folder": str(path), "revoked": trust.revoke(store, path)}
+        elif path:
+            data = trust.trust_folder(store, path)
+        else:
+            data = trust.folders(store)
+    if as_json:
+        _emit(data)
+    elif show and not path:
+        for f in data:
+            what = "project default" if f["default"] else f"{f['files']} files, trusted {f['trusted_at']}"
+            click.echo(f"{f['folder']}  ({what})")
+    elif revoke:
+        click.echo(f"{'no longer trusted' if data['revoked'] else 'was not trusted'}: {data['folder']}")
+    else:
+        click.echo(f"trusted {data['folder']}: {data['files']} Python files recorded with their hashes")
+        for line in data["skipped"]:
+            click.echo(f"  skipped {line}", err=True)
+
+
+@main.group()
+def runs() -> None:
+    """The run log: prune old runs."""
+
+
+@runs.command("prune")
+@click.option("--keep", default=20, show_default=True, type=click.IntRange(0, 100000), help="Runs kept per claim.")
+@click.option(
+    "--runs-dir", type=click.Path(file_okay=False), help="Where run folders are (default: runs/ beside the db)."
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go, remove nothing.")
+@db_option
+@json_option
+def runs_prune(keep: int, runs_dir: str | None, dry_run: bool, db: str, as_json: bool) -> None:
+    """Remove old runs: keep the newest KEEP of each claim and every run that is a claim's latest verdict."""
+    from kg.runlog import prune
+
+    with _open(db) as store:
+        data = prune(store, runs_dir, keep=keep, dry_run=dry_run)
+    if as_json:
+        _emit(data)
+    else:
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {data['removed']} runs ({data['folders']} folders); {data['kept']} runs kept")
 
 
 if __name__ == "__main__":

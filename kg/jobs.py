@@ -7,12 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from kg import bwrap, trust
 from kg.runner import create_run, execute, get_run, normalise_claim_id, plan
 from kg.store import Store
 
 
 class RunQueue:
-    """Starts runs in the background. A second request for a claim joins the run already going."""
+    """Starts runs in the background. A second request for a claim joins the run already going.
+
+    Only trusted experiments are queued: `submit` raises kg.trust.NotTrusted for any other, and
+    kg.bwrap.SandboxUnavailable where no sandbox can start (unless the queue was made with unsafe_no_sandbox)."""
 
     def __init__(self, db_path: str, runs_dir: str | Path, workers: int = 2, **limits: Any) -> None:
         self.db_path = db_path
@@ -32,6 +36,9 @@ class RunQueue:
                 if run and run["status"] in ("queued", "running"):
                     return run, True
             p = plan(store, claim_id)
+            trust.check(store, p.file)
+            if not self.limits.get("unsafe_no_sandbox") and (why := bwrap.probe()):
+                raise bwrap.SandboxUnavailable(f"{why}; start the server with --unsafe-no-sandbox to run unconfined")
             run_id = create_run(store, p, seed)
             self.active[claim_id] = run_id
             run = get_run(store, run_id) or {}

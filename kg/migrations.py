@@ -139,6 +139,28 @@ def _m003_fts_by_rowid(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m004_trust_and_run_indexes(conn: sqlite3.Connection) -> None:
+    """Trusted experiment folders and the hash of every file trusted in them (kg/trust.py); an index that finds
+    each claim's latest finished run without reading the others."""
+    _script(
+        conn,
+        """
+        CREATE TABLE trusted_folders (
+            path TEXT PRIMARY KEY,
+            trusted_at TEXT NOT NULL
+        );
+        CREATE TABLE trusted_files (
+            path TEXT PRIMARY KEY,
+            folder TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            trusted_at TEXT NOT NULL
+        );
+        CREATE INDEX trusted_files_folder ON trusted_files(folder);
+        CREATE INDEX runs_claim_status ON runs(claim, status, created_at)
+        """,
+    )
+
+
 def _m006_sync(conn: sqlite3.Connection) -> None:
     """Round two of ingest: the link text on each edge, attachments in the file list, `cites` for `source`,
     and the kinds and edge kinds kept to the vocabulary of kg.model by triggers (a CHECK cannot be added to
@@ -167,6 +189,7 @@ MIGRATIONS: list[Migration] = [
     ("001_graph", _m001_graph),
     ("002_runs", _m002_runs),
     ("003_fts_by_rowid", _m003_fts_by_rowid),
+    ("004_trust_and_run_indexes", _m004_trust_and_run_indexes),
     ("006_sync", _m006_sync),
 ]
 

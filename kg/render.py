@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -14,8 +15,6 @@ from markdown_it import MarkdownIt
 from ingest.markdown import blank_code
 
 WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
-TOKEN = "WIKILINKTOKEN{}X"
-TOKEN_RE = re.compile(r"WIKILINKTOKEN(\d+)X")
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
@@ -35,6 +34,11 @@ def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool, str] | 
 
     A bare link written as the target's slug, [[deep-linear-networks]], shows the target's display name."""
     links: list[str] = []
+    # Links are stashed under a placeholder the note cannot contain: a random word checked against the text.
+    nonce = secrets.token_hex(8)
+    while nonce in text:
+        nonce = secrets.token_hex(8)
+    token_re = re.compile(rf"WL{nonce}L(\d+)X")
 
     def stash(m: re.Match[str]) -> str:
         target, _, alias = m.group(2).partition("|")
@@ -51,7 +55,7 @@ def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool, str] | 
         else:
             url = html.escape(node_url(hit[0]))
             links.append(f'<a class="{cls}" href="{url}" data-preview="{html.escape(hit[0])}">{html.escape(shown)}</a>')
-        return TOKEN.format(len(links) - 1)
+        return f"WL{nonce}L{len(links) - 1}X"
 
     # Links inside code are code, not links: match on a copy with code blanked out, replace in the original.
     scan = blank_code(text)
@@ -61,7 +65,7 @@ def render_markdown(text: str, resolve: Callable[[str], tuple[str, bool, str] | 
         last = m.end()
     body = "".join(parts) + text[last:]
     rendered = _md.render(body)
-    rendered = TOKEN_RE.sub(lambda m: links[int(m.group(1))], rendered)
+    rendered = token_re.sub(lambda m: links[int(m.group(1))], rendered)
     return nh3.clean(
         rendered,
         tags=ALLOWED_TAGS,

@@ -6,15 +6,13 @@ and the file must still hash to the code hash recorded at ingest.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import os
 import platform
-import resource
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,11 +21,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from kg import bwrap, trust
+from kg.bwrap import Limits
 from kg.store import Store
 from kg.verdict import verdict as decide
 
 DEFAULT_MEMORY_MB = 2048
 LOG_LIMIT = 20000
+PARAMS_LIMIT = 128 * 1024
+METRICS_LIMIT = 1024 * 1024
 LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
 
 
@@ -122,24 +124,55 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     return r
 
 
-def _limits(memory_mb: int, cpu_seconds: float) -> Any:
-    def apply() -> None:
-        os.setsid()
-        # Die with the process that started the run, so a crashed server leaves no orphan behind.
-        try:
-            import ctypes
+def _run_env(outdir: Path, seed: int) -> dict[str, str]:
+    """The experiment's whole environment: an allowlist, never anything of the server's (its secret key above all)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(outdir),
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(outdir / ".mpl"),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONHASHSEED": str(seed),
+    }
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
 
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        mem = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        cpu = int(cpu_seconds) + 5
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024 * 1024, 64 * 1024 * 1024))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    return apply
+def _open_log(path: Path) -> Any:
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644), "w+b")
+
+
+def _tail(f: Any) -> str:
+    """The end of a log, read from the runner's own descriptor: a file swapped in by the experiment is never read."""
+    size = os.fstat(f.fileno()).st_size
+    return os.pread(f.fileno(), LOG_LIMIT * 4, max(0, size - LOG_LIMIT * 4)).decode(errors="replace")[-LOG_LIMIT:]
+
+
+def _refusal(store: Store, p: Plan, code_hash: str) -> str:
+    """Why a prepared run must not start, or ''."""
+    if code_hash != p.code_hash:
+        return "the experiment file changed since it was registered; run `kg ingest` again"
+    try:
+        trust.check(store, p.file, code_hash)
+    except trust.NotTrusted as exc:
+        return str(exc)
+    bad = _non_finite(p.params, "params") or _non_finite(p.prediction, "prediction")
+    if bad:
+        return f"claim '{p.claim}': {bad} is not a finite number; fix the front matter"
+    return ""
+
+
+def _non_finite(value: Any, where: str) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return next((w for k, v in items if (w := _non_finite(v, f"{where}.{k}"))), "")
 
 
 def execute(
@@ -150,69 +183,90 @@ def execute(
     runs_dir: Path,
     memory_mb: int = DEFAULT_MEMORY_MB,
     timeout: float | None = None,
+    unsafe_no_sandbox: bool | None = None,
 ) -> dict[str, Any]:
-    """Run a created run to the end: subprocess, limits, logs, metrics, verdict. Returns the run record."""
+    """Run a created run to the end, whatever the experiment does: a verdict of verified, refuted, error or
+    timeout. The source is copied into the run folder and hashed there; the copy is what runs, in bubblewrap."""
     outdir = (runs_dir / run_id).resolve()
-    outdir.mkdir(parents=True, exist_ok=True)
-    timeout = timeout or p.timeout
+    mark_runs_dir(runs_dir)
     started = time.monotonic()
     _update(store, run_id, status="running", started_at=_now())
-    code = p.file.read_bytes() if p.file.exists() else b""
-    code_hash = hashlib.sha256(code).hexdigest()
-    if code_hash != p.code_hash:
-        why = "the experiment file changed since it was registered; run `kg ingest` again"
+    try:
+        return _execute(store, run_id, p, seed, outdir, started, memory_mb, timeout or p.timeout, unsafe_no_sandbox)
+    except Exception as exc:  # a run always ends; the message says what went wrong
+        return _finish(store, run_id, started, "error", {}, [], "", "", "", f"the runner failed: {exc}", outdir)
+
+
+def _execute(
+    store: Store, run_id: str, p: Plan, seed: int, outdir: Path, started: float,
+    memory_mb: int, timeout: float, unsafe: bool | None,
+) -> dict[str, Any]:  # fmt: skip
+    outdir.mkdir(parents=True, exist_ok=False)
+    params = json.dumps(p.params, allow_nan=False) if not _non_finite(p.params, "params") else "{}"
+    if len(params.encode()) > PARAMS_LIMIT:
+        why = f"the params are {len(params.encode()) // 1024} KB, over the {PARAMS_LIMIT // 1024} KB limit"
+        return _finish(store, run_id, started, "error", {}, [], "", "", "", why, outdir)
+    (outdir / "params.json").write_text(params)
+    code_hash = trust.copy_source(p.file, outdir / "experiment.py")
+    why = _refusal(store, p, code_hash)
+    if why:
         return _finish(store, run_id, started, "error", {}, [], code_hash, "", "", why, outdir)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(outdir),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(outdir / ".mpl"),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTHONHASHSEED": str(seed),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-    }
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    cmd = [sys.executable, "-m", "kg.sandbox", str(p.file), json.dumps(p.params), str(seed), str(outdir)]
-    with open(outdir / "stdout.log", "wb") as out, open(outdir / "stderr.log", "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=outdir,
-                                preexec_fn=_limits(memory_mb, timeout), close_fds=True)  # fmt: skip
+    limits = Limits(memory_mb=memory_mb, cpu_seconds=timeout)
+    unsafe = bwrap.UNSAFE if unsafe is None else unsafe
+    with _open_log(outdir / "stdout.log") as out, _open_log(outdir / "stderr.log") as err:
         try:
-            rc = proc.wait(timeout=timeout)
+            launch = bwrap.spawn(outdir, run_id, seed, _run_env(outdir, seed), limits, out, err, unsafe=unsafe)
+        except bwrap.SandboxUnavailable as exc:
+            return _finish(store, run_id, started, "error", {}, [], code_hash, "", "", str(exc), outdir)
+        _update(store, run_id, environment={**environment(), "isolation": launch.isolation})
+        try:
+            rc = launch.proc.wait(timeout=timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            rc = proc.returncode
-    stdout = (outdir / "stdout.log").read_text(errors="replace")[-LOG_LIMIT:]
-    stderr = (outdir / "stderr.log").read_text(errors="replace")[-LOG_LIMIT:]
+            timed_out, rc = True, None
+        finally:
+            bwrap.stop(launch)  # the namespace dies with its init: no daemon outlives the run
+        stdout, stderr = _tail(out), _tail(err)
     if timed_out:
         return _finish(store, run_id, started, "timeout", {}, [], code_hash, stdout, stderr,
                        f"killed after the {timeout:.0f} s time limit", outdir)  # fmt: skip
-    metrics_file = outdir / "metrics.json"
-    if rc != 0 or not metrics_file.exists():
+    if rc != 0:
         why = f"the experiment exited with code {rc}"
         if rc is not None and rc < 0:
             why = f"the experiment was killed by signal {-rc}" + (" (CPU limit)" if -rc == signal.SIGXCPU else "")
         elif rc == 3:
             why = f"the experiment went over its {memory_mb} MB memory limit"
         return _finish(store, run_id, started, "error", {}, [], code_hash, stdout, stderr, why, outdir)
-    result = json.loads(metrics_file.read_text())
-    v, checks = decide(p.prediction, result["metrics"])
-    why = "; ".join(c["problem"] for c in checks if "problem" in c)
-    return _finish(store, run_id, started, v, result["metrics"], checks, code_hash, stdout, stderr, why, outdir)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+        metrics = read_metrics(outdir)
+    except ValueError as exc:
+        return _finish(store, run_id, started, "error", {}, [], code_hash, stdout, stderr, str(exc), outdir)
+    v, checks = decide(p.prediction, metrics)
+    why = "; ".join(c["problem"] for c in checks if "problem" in c)
+    return _finish(store, run_id, started, v, metrics, checks, code_hash, stdout, stderr, why, outdir)
+
+
+def read_metrics(outdir: Path) -> dict[str, Any]:
+    """The metrics an experiment reported, read safely (a regular file, no symlink, under 1 MB) and checked.
+
+    Raises ValueError with a message for anything kg.sandbox would not have written."""
+    try:
+        raw = trust.read_regular(outdir / "metrics.json", METRICS_LIMIT)
+    except FileNotFoundError:
+        raise ValueError("the experiment exited without writing metrics.json") from None
+    except OSError as exc:
+        raise ValueError(f"metrics.json cannot be read: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("metrics.json is not valid JSON") from None
+    metrics = data.get("metrics") if isinstance(data, dict) else None
+    if not isinstance(metrics, dict) or len(metrics) > 1000:
+        raise ValueError("metrics.json holds no dict of metrics (at most 1,000) under 'metrics'")
+    for k, v in metrics.items():
+        if not isinstance(v, (int, float, bool)) and v not in ("nan", "inf", "-inf"):
+            raise ValueError(f"metric '{k[:100]}' is a {type(v).__name__}, not a number")
+    return metrics
 
 
 def _finish(
@@ -228,7 +282,7 @@ def _finish(
     error: str,
     outdir: Path,
 ) -> dict[str, Any]:
-    artefacts = sorted(f.name for f in outdir.glob("*.png") if f.is_file() and not f.is_symlink())
+    artefacts = _artefacts(outdir)
     _update(
         store,
         run_id,
@@ -247,6 +301,24 @@ def _finish(
     return get_run(store, run_id) or {}
 
 
+def _artefacts(outdir: Path) -> list[str]:
+    """The plots a run left: regular .png files directly in its folder (never symlinks), at most 50."""
+    try:
+        entries = list(os.scandir(outdir))
+    except OSError:
+        return []
+    pngs = [e.name for e in entries if e.name.endswith(".png") and e.is_file(follow_symlinks=False)]
+    return sorted(pngs)[:50]
+
+
+def mark_runs_dir(runs_dir: Path) -> None:
+    """Mark the runs folder so that an ingest of the folder around it skips it (ingest.scan.RUNS_MARKER)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    marker = runs_dir / ".kg-runs"
+    if not marker.exists():
+        marker.write_text("Experiment runs written by kg; `kg ingest` skips this folder.\n")
+
+
 def run_claim(store: Store, claim_id: str, runs_dir: Path, seed: int = 0, **limits: Any) -> dict[str, Any]:
     """Plan, create and execute one run of a claim."""
     p = plan(store, claim_id)
@@ -255,11 +327,15 @@ def run_claim(store: Store, claim_id: str, runs_dir: Path, seed: int = 0, **limi
 
 
 def recover_interrupted(store: Store) -> int:
-    """Mark runs left queued or running by a process that no longer exists as failed. Returns how many."""
+    """Finish as `error` the runs left queued or running by a process that no longer runs them. Returns how many.
+
+    The owner is the pid recorded with the run; a pid that now belongs to a process started after the run was
+    created (a restarted server often gets its old pid back) is not the owner."""
     host = socket.gethostname()
     stale = []
-    for run_id, owner in store.conn.execute("SELECT id, pid FROM runs WHERE status IN ('queued', 'running')"):
-        if not _alive(owner):
+    rows = store.conn.execute("SELECT id, pid, created_at FROM runs WHERE status IN ('queued', 'running')")
+    for run_id, owner, created in rows.fetchall():
+        if not _alive(owner, created):
             stale.append(run_id)
     for run_id in stale:
         _update(store, run_id, status="done", verdict="error", ended_at=_now(),
@@ -267,7 +343,19 @@ def recover_interrupted(store: Store) -> int:
     return len(stale)
 
 
-def _alive(pid: int | None) -> bool:
+def _started_at(pid: int) -> float | None:
+    """When a process started (seconds since the epoch), from /proc; None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _alive(pid: int | None, created_at: str | None = None) -> bool:
     if not pid:
         return False
     try:
@@ -279,6 +367,15 @@ def _alive(pid: int | None) -> bool:
     # A zombie child still answers kill(0); read its state.
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
+            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                return False
     except OSError:
         return True
+    start = _started_at(pid)
+    if start is not None and created_at:
+        try:
+            created = datetime.fromisoformat(created_at).timestamp()
+        except ValueError:
+            return True
+        return start <= created + 2  # /proc's btime is whole seconds
+    return True

@@ -1,18 +1,20 @@
 """The child side of an experiment run: load the registered module, call run(), write metrics.json.
 
-Started by `kg.runner` as `python -m kg.sandbox FILE PARAMS_JSON SEED OUTDIR` in a fresh process with time and
-memory limits; the runner, not this process, decides the verdict.
+Started by `kg.bwrap.spawn` as `python -I -B sandbox.py OUTDIR SEED [--uid U] [--nproc N] [--landlock]`, inside
+bubblewrap, with OUTDIR holding the hashed copy of the experiment (experiment.py) and its params (params.json).
+It uses the standard library only: under `-I` nothing but the interpreter's own paths can be imported. The runner,
+not this process, decides the verdict.
 """
 
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import json
 import math
 import os
 import sys
 import traceback
+import types
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
@@ -111,20 +113,52 @@ def clean_metrics(raw: Any) -> dict[str, float | int | bool]:
     return out
 
 
+def drop_privileges(uid: int | None, nproc: int) -> dict[str, Any]:
+    """Become the run's own unprivileged user (when started as root), forbid gaining privileges, cap processes.
+
+    RLIMIT_NPROC is set here, inside the sandbox: root is exempt from it, and set outside a user namespace it
+    would count every process of the user on the machine."""
+    import resource
+
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    no_new_privs = libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    return {"uid": os.getuid(), "no_new_privs": no_new_privs, "nproc": nproc}
+
+
+def load(path: str) -> types.ModuleType:
+    """Compile the experiment from its source bytes: no bytecode cache is read, so a planted .pyc never runs."""
+    with open(path, "rb") as f:
+        source = f.read()
+    module = types.ModuleType("experiment")
+    module.__file__ = path
+    sys.modules["experiment"] = module
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
+    return module
+
+
 def main(argv: list[str]) -> int:
-    path, params_json, seed, outdir = argv
+    if argv == ["--probe"]:
+        print("probe ok")
+        return 0
+    outdir, seed = argv[0], int(argv[1])
+    opts = dict(zip(argv[2::2], argv[3::2], strict=False))
     os.chdir(outdir)
-    net = isolate_network()
-    sandbox = restrict_writes(outdir)
-    spec = importlib.util.spec_from_file_location("experiment", path)
-    if spec is None or spec.loader is None:
-        print(f"cannot load {path}", file=sys.stderr)
-        return 2
-    module = importlib.util.module_from_spec(spec)
+    held: dict[str, Any] = {}
+    if "--landlock" in argv:  # no bubblewrap (--unsafe-no-sandbox): the best this process can do for itself
+        held = {**restrict_writes(outdir), "network_namespace": isolate_network()}
+    uid = int(opts["--uid"]) if "--uid" in opts else None
+    held.update(drop_privileges(uid, int(opts.get("--nproc", 64))))
     try:
-        spec.loader.exec_module(module)
-        params = {**getattr(module, "PARAMS", {}), **json.loads(params_json)}
-        metrics = clean_metrics(module.run(params, int(seed), outdir))
+        with open(os.path.join(outdir, "params.json")) as f:
+            given = json.load(f)
+        module = load(os.path.join(outdir, "experiment.py"))
+        params = {**getattr(module, "PARAMS", {}), **given}
+        metrics = clean_metrics(module.run(params, seed, outdir))
     except MemoryError:
         print("MemoryError: the experiment went over its memory limit", file=sys.stderr)
         return 3
@@ -133,7 +167,7 @@ def main(argv: list[str]) -> int:
         return 1
     tmp = os.path.join(outdir, ".metrics.json.tmp")
     with open(tmp, "w") as f:
-        json.dump({"metrics": metrics, "params": params, "sandbox": {**sandbox, "network_namespace": net}}, f)
+        json.dump({"metrics": metrics, "params": params, "sandbox": held}, f, default=str)
     os.replace(tmp, os.path.join(outdir, "metrics.json"))
     return 0
 

@@ -17,7 +17,8 @@ def runnable_claims(store: Store) -> list[str]:
     return [
         r[0]
         for r in store.conn.execute(
-            "SELECT id FROM nodes WHERE kind = 'claim' AND json_extract(meta, '$.experiment') IS NOT NULL ORDER BY id"
+            "SELECT id FROM nodes WHERE kind = 'claim' AND CASE WHEN json_valid(meta) "
+            "THEN json_extract(meta, '$.experiment') IS NOT NULL ELSE instr(meta, '\"experiment\"') END ORDER BY id"
         )
     ]
 

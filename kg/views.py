@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from ingest.records import slugify
+from kg import runlog, trust
 from kg.embeddings import Embedder
 from kg.graph import communities, neighbourhood_from_store
 from kg.render import render_markdown
@@ -81,14 +82,7 @@ def card(n: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def latest_runs(store: Store, claim_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The most recent finished run of each claim."""
-    if not claim_ids:
-        return {}
-    marks = ",".join("?" * len(claim_ids))
-    rows = store.db.query(
-        f"SELECT * FROM runs WHERE claim IN ({marks}) AND status = 'done' ORDER BY created_at",
-        claim_ids,
-    )
-    return {r["claim"]: r for r in rows}
+    return runlog.latest_runs(store, claim_ids)
 
 
 def _cards(store: Store, edges: list[dict[str, Any]], end: str, **fields: str) -> list[dict[str, Any]]:
@@ -218,11 +212,9 @@ def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]
     m = node["meta"]
     stated_by = [e["source"] for e in in_edges if e["kind"] == "states"]
     exp = [e["source"] for e in in_edges if e["kind"] == "verifies"]
-    runs = list(store.db.query("SELECT * FROM runs WHERE claim = ? ORDER BY created_at DESC LIMIT 50", [node["id"]]))
-    for r in runs:
-        for k in ("params", "metrics", "checks", "environment", "artefacts", "prediction"):
-            r[k] = json.loads(r[k]) if isinstance(r.get(k), str) else r.get(k)
-    done = [r for r in runs if r["status"] == "done"]
+    listed = runlog.claim_runs(store, node["id"])
+    runs = listed["runs"]
+    latest = latest_runs(store, [node["id"]]).get(node["id"])
     return {
         "prediction": m.get("prediction", []),
         "control": m.get("control", []),
@@ -232,8 +224,10 @@ def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]
         "stated_by": stated_by,
         "strand": m.get("strand", ""),
         "runs": runs,
-        "verdict": done[0]["verdict"] if done else None,
+        "runs_total": listed["total"],
+        "verdict": latest["verdict"] if latest else None,
         "active": next((r for r in runs if r["status"] in ("queued", "running")), None),
+        "trust": trust.status(store, exp[0]) if exp else None,
     }
 
 
@@ -280,9 +274,10 @@ def home_view(store: Store) -> dict[str, Any]:
     """The concept map: counts, communities, the five strands, recent notes, and claims by verdict."""
     notes = store.db.query(
         "SELECT id, kind, title, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
-        "AND json_extract(meta, '$.stub') IS NOT 1 ORDER BY updated_at DESC, id"
+        "ORDER BY updated_at DESC, id"
     )
-    notes = [{**n, "meta": json.loads(n["meta"])} for n in notes]
+    # Filtered here, not with json_extract: SQLite refuses a whole query if one note's meta holds NaN.
+    notes = [n for n in ({**n, "meta": json.loads(n["meta"])} for n in notes) if n["meta"].get("stub") is not True]
     strands = []
     for slug, name in STRANDS:
         members = [card(n) for n in notes if n["meta"].get("strand") == slug and n["kind"] == "concept"]

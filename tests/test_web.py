@@ -12,6 +12,7 @@ from conftest import DATA
 
 from kg.embeddings import FakeEmbedder
 from kg.store import Store
+from kg.trust import trust_folder
 from kg.writer import ingest
 from web import create_app
 
@@ -25,6 +26,7 @@ def app(tmp_path: Path):
     db = tmp_path / "kg.db"
     with Store(db) as s:
         assert ingest(s, [str(src)], FakeEmbedder(), progress=False).errors == []
+        trust_folder(s, src / "runs_vault" / "experiments")
     app = create_app(str(db), embedder=FakeEmbedder(), RUNS_DIR=str(tmp_path / "runs"))
     yield app
     app.extensions["kg_runs"].shutdown()
@@ -32,7 +34,9 @@ def app(tmp_path: Path):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    c = app.test_client()
+    c.environ_base["HTTP_ORIGIN"] = "http://localhost"  # what a browser sends with a same-origin POST
+    return c
 
 
 def token(client) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,10 @@ def create_app(db_path: str | None = None, *, embedder: Any = None, preload: boo
     from web.db import close_store
 
     app = Flask(__name__)
+    db = str(db_path or default_db_path())
     app.config.update(
-        DB_PATH=str(db_path or default_db_path()),
-        SECRET_KEY=os.environ.get("KG_SECRET_KEY") or secrets.token_hex(32),
+        DB_PATH=db,
+        SECRET_KEY=security.secret_key(db),
         MAX_CONTENT_LENGTH=64 * 1024,
         RUNS_DIR=str(Path(db_path or default_db_path()).resolve().parent / "runs"),
         SESSION_COOKIE_SAMESITE="Strict",

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify
 
+from kg import bwrap, runlog, trust
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
 from kg.views import NotFound
 from web.db import get_store
+from web.params import int_arg
 
 bp = Blueprint("runs", __name__)
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 ARTEFACT = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.png$")
+ARTEFACT_LIMIT = 32 * 1024 * 1024
 
 
 def queue() -> RunQueue:
@@ -30,6 +34,10 @@ def rerun(claim_id: str):  # type: ignore[no-untyped-def]
         raise NotFound(claim_id)
     try:
         run, joined = queue().submit(claim_id)
+    except trust.NotTrusted as exc:
+        abort(403, description=f"not trusted: {exc}")
+    except bwrap.SandboxUnavailable as exc:
+        abort(503, description=str(exc))
     except RunError as exc:
         abort(400, description=str(exc))
     return jsonify({"id": run["id"], "status": run["status"], "joined": joined}), 200 if joined else 202
@@ -39,6 +47,16 @@ def rerun(claim_id: str):  # type: ignore[no-untyped-def]
 def active(claim_id: str):  # type: ignore[no-untyped-def]
     run_id = queue().active_run(claim_id)
     return jsonify({"id": run_id})
+
+
+@bp.get("/api/claims/<path:claim_id>/runs")
+def claim_runs(claim_id: str):  # type: ignore[no-untyped-def]
+    """A claim's runs, newest first, a page at a time (?page=N, ?per_page=M up to 100)."""
+    store = get_store()
+    if store.node(claim_id) is None:
+        raise NotFound(claim_id)
+    page = int_arg("page", 1, 1, 1_000_000)
+    return jsonify(runlog.claim_runs(store, claim_id, page, int_arg("per_page", runlog.KEEP, 1, 100)))
 
 
 @bp.get("/api/runs/<run_id>")
@@ -60,10 +78,17 @@ def artefact(run_id: str, name: str):  # type: ignore[no-untyped-def]
     if run is None or name not in run["artefacts"]:
         abort(404, description="no such file")
     folder = Path(current_app.config["RUNS_DIR"]).resolve() / run_id
-    target = (folder / name).resolve()
-    if target.parent != folder or target.is_symlink() or not target.is_file():
+    try:  # the file as it is now: a regular file, never a symlink or FIFO, read without following links
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            data = trust.read_regular(name, ARTEFACT_LIMIT, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
         abort(404, description="no such file")
-    return send_from_directory(folder, name, mimetype="image/png", max_age=3600)
+    resp = Response(data, mimetype="image/png")
+    resp.headers["Cache-Control"] = "private, max-age=3600"
+    return resp
 
 
 def init_app(app: Flask) -> None:
@@ -75,4 +100,5 @@ def init_app(app: Flask) -> None:
     app.extensions["kg_runs"] = RunQueue(
         db, app.config["RUNS_DIR"], workers=app.config.get("RUN_WORKERS", 2),
         memory_mb=app.config.get("RUN_MEMORY_MB", 2048),
+        unsafe_no_sandbox=bool(app.config.get("UNSAFE_NO_SANDBOX", False)),
     )  # fmt: skip

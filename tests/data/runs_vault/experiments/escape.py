@@ -1,6 +1,6 @@
 """Tries to write outside its run folder and to reach the network; reports what it managed."""
 
-PARAMS = {"target": "/tmp/kg-escape-test"}
+PARAMS = {"target": "/var/tmp/kg-escape-test"}
 
 
 def run(params, seed, outdir):
