@@ -24,7 +24,7 @@ OLD_BARE = re.compile(
     r"(?<![\w/.])((?:hep-th|hep-ph|hep-lat|hep-ex|gr-qc|quant-ph|cond-mat|math-ph|nucl-th|astro-ph|cs|math|physics"
     r"|stat|q-bio|nlin)(?:\.[A-Z]{2})?/\d{7})(?:v\d{1,3})?(?![\w/])"
 )
-DOI = re.compile(r"(?:doi\s{0,2}:\s{0,2}|doi\.org/|\b)(10\.\d{4,9}/[^\s\"<>\])}]{1,200})", re.I)
+DOI = re.compile(r"(?:doi\s{0,2}:\s{0,2}|doi\.org/|\b)(10\.\d{4,9}/[^\s\"<>\]}]{1,200})", re.I)
 PANDOC = re.compile(r"\[([^\[\]\n]{0,400}?@[^\[\]\n]{1,400}?)\]")
 PANDOC_KEY = re.compile(r"(?<![\w@])-?@([A-Za-z0-9_][\w:.#$%&\-+?<>~/]{0,120})")
 LATEX = re.compile(

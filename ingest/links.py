@@ -3,8 +3,8 @@
 A vault is one root folder. A link names a file:
 - matching ignores case and takes the file name, `.md` optional; any other extension names an attachment;
 - a path in the link (`folder/note`) is tried relative to the linking note's folder, then from the vault root,
-  then as the tail of a path; with no path, a unique name wins and among same-named files the one with the
-  shortest path (then the first in alphabetical order) wins;
+  then as the tail of a path; with no path, a unique name wins, and among same-named files the one in the
+  linking note's own folder, else the one with the shortest path (then the first in alphabetical order);
 - `#heading`, `#^block` and `|display` are not part of the name (the parser has already split them off).
 A link that names no file stays unresolved. Titles and aliases never resolve a link; the pipeline records a
 match on them as a separate `probable` link.
@@ -96,17 +96,24 @@ class VaultIndex:
                 if norm(rel) == c or norm(rel).endswith("/" + c)
             ]
             return min(tails, key=_key) if tails else None
+        here = posixpath.dirname(from_rel)
         for c in candidates:
             hits = self.by_name.get(c)
             if hits:
                 notes = [h for h in hits if is_note(h)] if c == t and not has_ext else hits
-                return min(notes or hits, key=_key)
+                return _best(notes or hits, here)
         return None
 
     def probable(self, target: str) -> str | None:
         """A note whose title or alias is the link's text: what the author probably meant."""
         hits = self.titles.get(norm(target.strip()))
         return min(hits, key=_key) if hits else None
+
+
+def _best(hits: list[str], here: str) -> str:
+    """Among same-named files: the one in the linking note's folder, else the shortest path."""
+    same = [h for h in hits if posixpath.dirname(h) == here]
+    return min(same or hits, key=_key)
 
 
 def _looks_like_name_with_dot(t: str, ix: VaultIndex) -> bool:

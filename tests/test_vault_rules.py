@@ -39,6 +39,9 @@ RESOLUTION = [
     (["deep/down/Target.md"], "a.md", "target", "deep/down/Target.md"),
     # same-named notes: the shortest path wins, and a folder in the link decides
     (["x/y/dup.md", "z/dup.md"], "a.md", "dup", "z/dup.md"),
+    # ... unless one of them sits in the linking note's own folder
+    (["Index.md", "t/o/Index.md", "t/p/Index.md"], "t/o/a.md", "index", "t/o/Index.md"),
+    (["Index.md", "t/o/Index.md", "t/p/Index.md"], "t/q/a.md", "index", "Index.md"),
     (["x/y/dup.md", "z/dup.md"], "a.md", "y/dup", "x/y/dup.md"),
     (["x/y/dup.md", "z/dup.md"], "a.md", "x/y/dup", "x/y/dup.md"),
     # relative paths from the linking note's folder
