@@ -76,7 +76,8 @@ def _parse(sf: SourceFile, data: bytes) -> Iterator[Record]:
     fmt = sf.fmt or ""
     if fmt == "pdf":
         if not data.strip():
-            raise ParseError("the PDF is empty (0 bytes); replace it with the real file or remove it")
+            yield FileWarning(sf.path, None, "empty-file", "the PDF is empty (0 bytes): nothing to read")
+            return
         yield from parse_pdf(data, sf.rel)
         return
     text, repairs = decode_lenient(data)

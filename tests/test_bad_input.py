@@ -22,6 +22,7 @@ WARNED = {
     "binary.md": "nul-bytes",
     "latin1.md": "invalid-utf8",
     "list-front.md": "bad-front-matter",
+    "empty.pdf": "empty-file",
 }
 
 
@@ -36,7 +37,6 @@ def make_bad_folder(root: Path) -> dict[str, str]:
         "bad-claim.md": "is not one of",
         "missing-exp.md": "no experiments/nowhere.py",
         "broken.bib": "unbalanced braces",
-        "empty.pdf": "empty",
         "corrupt.pdf": "corrupt or unreadable",
         "notpdf.pdf": "not a PDF",
         "bad.jsonl": "not valid JSON",
