@@ -41,10 +41,12 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
+
+import yaml
 
 WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]*?)\]\]")
 MDLINK = re.compile(r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*(<[^<>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)")
@@ -119,23 +121,21 @@ def split_link(inner: str) -> tuple[str, str]:
     return key, display
 
 
-def extract_links(text: str) -> Iterator[tuple[str, str, str, int]]:
-    """(kind, text as written, key, line) for every link of a note."""
-    body_start = 0
+def extract_links(text: str) -> list[tuple[str, str, str, int]]:
+    """(kind, text as written, key, line) for every link of a note, in the order they appear."""
+    found: list[tuple[int, str, str, str]] = []
     fm = FRONT.match(text)
     if fm:
         for m in WIKILINK.finditer(fm.group(0)):
-            key, _ = split_link(m.group(2))
-            yield "frontmatter", m.group(2), key, fm.group(0).count("\n", 0, m.start()) + 1
-        body_start = fm.end()
-    body = text[body_start:]
-    first_line = text.count("\n", 0, body_start) + 1
+            found.append((m.start(), "frontmatter", m.group(2), split_link(m.group(2))[0]))
+    start = fm.end() if fm else 0
+    body = text[start:]
     scan = mask_code(body)
+    wiki_spans = []
     for m in WIKILINK.finditer(scan):
         inner = body[m.start(2) : m.end(2)]
-        key, _ = split_link(inner)
-        yield ("embed" if m.group(1) else "wikilink"), inner, key, first_line + scan.count("\n", 0, m.start())
-    wiki_spans = [(m.start(), m.end()) for m in WIKILINK.finditer(scan)]
+        found.append((start + m.start(), "embed" if m.group(1) else "wikilink", inner, split_link(inner)[0]))
+        wiki_spans.append((m.start(), m.end()))
     for m in MDLINK.finditer(scan):
         if any(a <= m.start() < b for a, b in wiki_spans):
             continue
@@ -145,10 +145,10 @@ def extract_links(text: str) -> Iterator[tuple[str, str, str, int]]:
         if not dest or dest.startswith("#") or SCHEME.match(dest):
             continue
         key = unquote(dest.partition("#")[0]).strip()
-        if not key:
-            continue
-        kind = "markdown_embed" if m.group(1) else "markdown"
-        yield kind, dest, key, first_line + scan.count("\n", 0, m.start())
+        if key:
+            found.append((start + m.start(), "markdown_embed" if m.group(1) else "markdown", dest, key))
+    found.sort(key=lambda f: f[0])
+    return [(kind, written, key, text.count("\n", 0, pos) + 1) for pos, kind, written, key in found]
 
 
 class Resolver:
@@ -209,6 +209,124 @@ def resolve_vault(vault: Path) -> tuple[list[str], list[Link]]:
             hit, n, reason = resolver.resolve(key, f)
             links.append(Link(f, written, key, kind, line, hit, n, reason))
     return files, links
+
+
+# -- citations as researchers write them (issue 11 part 5; not an Obsidian rule) ------------------------------
+
+OLD_ARCHIVES = "|".join(
+    "hep-th hep-ph hep-lat hep-ex gr-qc astro-ph cond-mat quant-ph math-ph math nucl-th nucl-ex".split()
+    + "physics cs nlin q-bio stat".split()
+)
+ARXIV_NEW = r"\d{4}\.\d{4,5}"
+ARXIV_OLD = rf"(?:{OLD_ARCHIVES})(?:\.[A-Z]{{2}})?/\d{{7}}"
+CITATION_PATTERNS = [
+    ("arxiv", re.compile(rf"(?:https?://)?(?:www\.)?arxiv\.org/(?:abs|pdf)/({ARXIV_NEW}|{ARXIV_OLD})(?:v\d+)?", re.I)),
+    ("arxiv", re.compile(rf"\barXiv:\s?({ARXIV_NEW}|{ARXIV_OLD})(?:v\d+)?", re.I)),
+    ("arxiv", re.compile(rf"(?<![\w/.])({ARXIV_OLD})(?:v\d+)?\b")),
+    ("doi", re.compile(r"(?:https?://(?:dx\.)?doi\.org/)?(?<![\w.])(10\.\d{4,9}/[^\s\"<>\[\]()]+)")),
+]
+PANDOC = re.compile(r"\[([^\[\]\n]*?@[^\[\]\n]*)\](?!\()")
+PANDOC_KEY = re.compile(r"(?<![\w.@])-?@([A-Za-z0-9_][\w:.#$%&+?<>~/-]*)")
+LATEX_CITE = re.compile(
+    r"\\(?:cite|citep|citet|citealp|citeauthor|parencite|textcite|autocite)\*?(?:\[[^\]]*\]){0,2}\{([^}]*)\}"
+)
+
+
+def find_citations(text: str, bib_keys: set[str], pdfs: set[str]) -> list[dict[str, str]]:
+    """Citations in a note's body, in order: {written, origin, ref} with ref `arxiv:…`, `doi:…`, `key:…`, `pdf:…`.
+
+    A DOI of the form 10.48550/arXiv.<id> is the arXiv id. A wikilink cites when it names a BibTeX key or a PDF.
+    """
+    fm = FRONT.match(text)
+    body = mask_code(text[fm.end() if fm else 0 :])
+    found: list[tuple[int, dict[str, str]]] = []
+    taken: list[tuple[int, int]] = []
+    for origin, pattern in CITATION_PATTERNS:
+        for m in pattern.finditer(body):
+            if any(a <= m.start(1) < b for a, b in taken):
+                continue
+            value = m.group(1).rstrip(".,;:")
+            ref = f"{origin}:{value.lower() if origin == 'doi' else value}"
+            arx = re.fullmatch(rf"10\.48550/arxiv\.({ARXIV_NEW})", value, re.I)
+            if arx:
+                origin, ref = "arxiv", f"arxiv:{arx.group(1)}"
+            taken.append((m.start(1), m.start(1) + len(value)))
+            found.append((m.start(), {"written": m.group(0).rstrip(".,;:"), "origin": origin, "ref": ref}))
+    for m in PANDOC.finditer(body):
+        for k in PANDOC_KEY.finditer(m.group(1)):
+            key = k.group(1).rstrip(".,;:")
+            found.append((m.start() + k.start(), {"written": "@" + key, "origin": "pandoc", "ref": "key:" + key}))
+    for m in LATEX_CITE.finditer(body):
+        for key in (k.strip() for k in m.group(1).split(",")):
+            if key:
+                found.append((m.start(), {"written": key, "origin": "latex", "ref": "key:" + key}))
+    for m in WIKILINK.finditer(body):
+        key, _ = split_link(m.group(2))
+        if key in bib_keys:
+            found.append((m.start(), {"written": m.group(2), "origin": "wikilink", "ref": "key:" + key}))
+        elif key.lower().endswith(".pdf") and posixpath.basename(key).lower() in pdfs:
+            found.append((m.start(), {"written": m.group(2), "origin": "wikilink", "ref": "pdf:" + key}))
+    return [c for _, c in sorted(found, key=lambda x: x[0])]
+
+
+def note_title(text: str, path: str) -> str:
+    """A note's title as the graph shows it: front-matter `title`, else the first `# heading`, else the name."""
+    meta = front_matter(text)
+    if isinstance(meta.get("title"), str) and meta["title"].strip():
+        return meta["title"].strip()
+    fm = FRONT.match(text)
+    m = re.search(r"^#[ \t]+(.+?)[ \t]*\r?$", mask_code(text[fm.end() if fm else 0 :]), re.M)
+    return m.group(1) if m else posixpath.splitext(posixpath.basename(path))[0]
+
+
+def front_matter(text: str) -> dict[str, Any]:
+    """The YAML front matter as a mapping; {} when absent or not valid YAML (Obsidian still opens the note)."""
+    fm = FRONT.match(text)
+    if not fm:
+        return {}
+    try:
+        meta = yaml.safe_load(fm.group(1) or "")
+    except yaml.YAMLError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def probable_targets(vault: Path, files: list[str]) -> dict[str, list[str]]:
+    """Lowercased title or alias -> notes carrying it: where an unresolved link would get a `probable` edge.
+
+    This is our extension (issue 11), not Obsidian's: Obsidian leaves such links unresolved.
+    """
+    out: dict[str, list[str]] = {}
+    for f in files:
+        if not f.lower().endswith(".md"):
+            continue
+        text = read_text(vault / f)
+        aliases = front_matter(text).get("aliases") or []
+        aliases = [aliases] if isinstance(aliases, str) else aliases
+        for name in {note_title(text, f).lower(), *(str(a).strip().lower() for a in aliases)}:
+            out.setdefault(name, []).append(f)
+    return out
+
+
+def rows(vault: Path) -> list[dict[str, Any]]:
+    """The links of a vault as rows of `tests/data/realshapes/expected.yaml` (see its header)."""
+    files, links = resolve_vault(vault)
+    probable = probable_targets(vault, files)
+    out = []
+    for link in links:
+        row: dict[str, Any] = {
+            "note": link.source,
+            "line": link.line,
+            "link": link.text,
+            "kind": link.kind,
+            "target": link.resolved,
+        }
+        if link.candidates > 1:
+            row["ambiguous"] = True
+        if link.resolved is None and link.key.lower() in probable:
+            row["probable"] = sorted(probable[link.key.lower()])
+        out.append(row)
+    return out
 
 
 def main() -> None:
