@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,9 @@ CATEGORIES = {
 
 
 def slug(s: str) -> str:
-    return re.sub(r"[\W_]+", "-", s.lower()).strip("-")
+    """A loose form of a name (accents, case and punctuation dropped), to spot slug-fallback matches."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "-", folded.lower()).strip("-")
 
 
 def norm_key(key: str) -> str:
@@ -86,7 +89,7 @@ class Store:
     rel: dict[str, str | None]  # node id -> vault-relative path (None: a stub or a node with no file)
     kind: dict[str, str]
     names: dict[str, set[str]]  # node id -> lowercased title, aliases and file stem
-    out: dict[str, list[tuple[str, str]]]  # source id -> [(target id, ref or '')]
+    out: dict[str, list[tuple[str, str, int]]]  # source id -> [(target id, ref or '', line)]
     by_rel: dict[str, str] = field(default_factory=dict)  # vault-relative path -> node id
     has_ref: bool = False
 
@@ -119,9 +122,9 @@ def read_store(db: Path, vault: Path) -> Store:
             st.by_rel[rel] = nid
         st.names[nid] = names
     ref_sql = "ref" if has_ref else "''"
-    for src, tgt, kind, ref in conn.execute(f"SELECT source, target, kind, {ref_sql} FROM edges"):
+    for src, tgt, kind, ref, line in conn.execute(f"SELECT source, target, kind, {ref_sql}, line FROM edges"):
         if kind in LINK_EDGE_KINDS:  # `probable` edges are not links
-            st.out[src].append((tgt, ref or ""))
+            st.out[src].append((tgt, ref or "", line))
     conn.close()
     return st
 
@@ -135,24 +138,33 @@ def our_targets(links: list[Link], st: Store, src_id: str) -> dict[str, str | No
     keys = {norm_key(link.key) for link in links}
     if st.has_ref:
         ours: dict[str, str | None | bool] = {k: False for k in keys}
-        for tgt, ref in edges:
+        for tgt, ref, _ in edges:
             k = norm_key(re.split(r"[#|]", ref, maxsplit=1)[0])
             if k in ours:
                 ours[k] = st.rel.get(tgt)
         return ours
-    reached = {st.rel.get(t) for t, _ in edges}
+    reached = {st.rel.get(t) for t, _, _ in edges}
     expected = {norm_key(link.key): link.resolved for link in links}
     ours = {k: (exp if exp in reached else False) for k, exp in expected.items() if exp is not None}
-    extras = [t for t, _ in edges if st.rel.get(t) and st.rel[t] not in expected.values()]
+    extras = [t for t, _, _ in edges if st.rel.get(t) and st.rel[t] not in expected.values()]
     for k, exp in expected.items():
-        if exp is not None:
-            continue
-        base = posixpath.basename(k)
-        hit = next((t for t in extras if base in st.names.get(t, set()) or slug(base) in map(slug, st.names[t])), None)
-        ours[k] = st.rel[hit] if hit else None
-        if hit:
-            extras.remove(hit)
+        if exp is None:
+            lines = {link.line for link in links if norm_key(link.key) == k}
+            hit = _named_by(k, extras, st) or _named_by(k, [t for t, _, ln in edges if ln in lines], st)
+            ours[k] = st.rel[hit] if hit else None
+            if hit in extras:
+                extras.remove(hit)
     return ours
+
+
+def _named_by(key: str, targets: list[str], st: Store) -> str | None:
+    """The first real note among `targets` that the link text names by title, alias, file name or slug."""
+    base = posixpath.basename(key)
+    for t in targets:
+        names = st.names.get(t, set())
+        if st.rel.get(t) and (base in names or slug(base) in {slug(n) for n in names}):
+            return t
+    return None
 
 
 def categorise(link: Link, ours: str | None | bool, st: Store, rejected: set[str]) -> str:

@@ -99,3 +99,21 @@ def test_table_header_documents_every_section() -> None:
     header = (HERE / "expected.yaml").read_text(encoding="utf-8").split("\n\n", 1)[0]
     for section in EXPECTED:
         assert f"# {section}:" in header
+
+
+def test_harness_figures_add_up_on_the_fixture() -> None:
+    """bench/vault_real.py ingests the fixture with our `kg` and accounts for every link Obsidian sees."""
+    from bench.vault_real import measure
+
+    r = measure(VAULT, fake=True, examples=100)
+    assert r["notes"] == len(EXPECTED["notes"])
+    assert r["notes_in_store"] + r["files_rejected"] + r["notes_lost_otherwise"] >= r["notes"]
+    links = r["links"]
+    edges = [row for row in EXPECTED["links"] if row["target"] != row["note"]]
+    assert links["links"] == len(edges)
+    assert links["agree"] + sum(d["count"] for d in links["disagreements"].values()) == links["links"]
+    table = {(row["note"], row["line"], row["link"]): row["target"] for row in edges}
+    for d in links["disagreements"].values():
+        for ex in d["examples"]:
+            assert table[(ex["note"], ex["line"], ex["link"])] == ex["obsidian"]
+            assert ex["ours"] != ex["obsidian"]
