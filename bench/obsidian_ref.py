@@ -29,7 +29,8 @@ The rules, with where each comes from (help pages found through the search tool)
    wins); (b) the path taken from the vault root (so `[[note]]` opens `/note.md`, trip2g.com/dev/obsidian_links:
    "files closer to vault root take precedence"); (c) among the remaining suffix matches, the fewest folders,
    then the shortest path, then the alphabetically first. Sources disagree on (a) against (b) for a note in a
-   sub-folder, so every link with more than one candidate is flagged `ambiguous` and reported apart.
+   sub-folder, so every link with more than one candidate is flagged `ambiguous` and reported apart, and
+   `Resolver(files, same_folder_first=False)` (`bench.vault_real --tie root`) gives the other reading.
 6. Nothing else: a link whose text equals another note's title or alias but no file name stays unresolved
    (aliases only feed the link suggester; help page "Aliases").
 """
@@ -154,8 +155,9 @@ def extract_links(text: str) -> list[tuple[str, str, str, int]]:
 class Resolver:
     """Obsidian's lookup over a list of vault files (see the module docstring for the rules)."""
 
-    def __init__(self, files: list[str]) -> None:
+    def __init__(self, files: list[str], same_folder_first: bool = True) -> None:
         self.files = files
+        self.same_folder_first = same_folder_first  # False: rule 5 without (a), for the other reading
         self.by_path = {f.lower(): f for f in files}
         self.by_name: dict[str, list[str]] = {}
         for f in files:
@@ -186,7 +188,7 @@ class Resolver:
         ]
         if not cands:
             return None, 0, "unresolved"
-        hit = self._exact(rel)
+        hit = self._exact(rel) if self.same_folder_first else None
         if hit in cands:
             return hit, len(cands), "relative"
         hit = self._exact(link)
@@ -196,10 +198,10 @@ class Resolver:
         return best, len(cands), "name"
 
 
-def resolve_vault(vault: Path) -> tuple[list[str], list[Link]]:
+def resolve_vault(vault: Path, same_folder_first: bool = True) -> tuple[list[str], list[Link]]:
     """All files of the vault and every link of every note, resolved."""
     files = list_files(vault)
-    resolver = Resolver(files)
+    resolver = Resolver(files, same_folder_first)
     links: list[Link] = []
     for f in files:
         if not f.lower().endswith(".md"):

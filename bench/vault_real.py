@@ -257,9 +257,9 @@ def raw_encode_seconds(texts: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def measure(vault: Path, fake: bool, examples: int) -> dict[str, Any]:
+def measure(vault: Path, fake: bool, examples: int, tie: str = "folder") -> dict[str, Any]:
     vault = vault.resolve()
-    files, links = resolve_vault(vault)
+    files, links = resolve_vault(vault, same_folder_first=tie == "folder")
     notes = [f for f in files if f.lower().endswith(".md")]
     with tempfile.TemporaryDirectory(prefix="vault-real-") as tmp:
         db = Path(tmp) / "kg.db"
@@ -281,6 +281,7 @@ def measure(vault: Path, fake: bool, examples: int) -> dict[str, Any]:
         "warnings": warning_kinds(report),
         "exit_code": run["rc"],
         "links": compare(vault, links, st, rejected, examples),
+        "tie_break": "same folder, then vault root, then fewest folders" if tie == "folder" else "root, fewest folders",
         "ingest_wall_s": round(run["wall_s"], 2),
         "ingest_report_s": report.get("seconds"),
         "embedder": "fake" if fake else "real",
@@ -300,7 +301,7 @@ def summary(r: dict[str, Any]) -> str:
         f"files rejected: {r['files_rejected']}; notes lost otherwise: {r['notes_lost_otherwise']}; "
         f"exit code {r['exit_code']}",
         f"- links agreeing with Obsidian: {lk['agree']}/{lk['links']} = {100 * lk['agreement']:.1f}% "
-        f"(matched by {lk['matched_by']})",
+        f"(matched by {lk['matched_by']}; tie-break: {r['tie_break']})",
         f"- warnings by kind: {r['warnings'] if r['warnings'] is not None else 'no warnings list in the report'}",
         f"- ingest: {r['ingest_wall_s']} s wall ({r['embedder']} embedder)"
         + (f"; raw encode {r['raw_encode_s']} s; ratio {r['ratio_ingest_to_encode']}" if "raw_encode_s" in r else ""),
@@ -320,8 +321,9 @@ def main() -> None:
     ap.add_argument("--fake", action="store_true", help="fake embedder (no timing ratio)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--examples", type=int, default=4, help="examples kept per disagreement category")
+    ap.add_argument("--tie", choices=["folder", "root"], default="folder", help="tie-break among same-named files")
     a = ap.parse_args()
-    r = measure(a.vault, a.fake, a.examples)
+    r = measure(a.vault, a.fake, a.examples, a.tie)
     print(json.dumps(r, indent=2, ensure_ascii=False) if a.json else summary(r))
 
 
