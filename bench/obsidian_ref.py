@@ -225,7 +225,7 @@ CITATION_PATTERNS = [
     ("arxiv", re.compile(rf"(?:https?://)?(?:www\.)?arxiv\.org/(?:abs|pdf)/({ARXIV_NEW}|{ARXIV_OLD})(?:v\d+)?", re.I)),
     ("arxiv", re.compile(rf"\barXiv:\s?({ARXIV_NEW}|{ARXIV_OLD})(?:v\d+)?", re.I)),
     ("arxiv", re.compile(rf"(?<![\w/.])({ARXIV_OLD})(?:v\d+)?\b")),
-    ("doi", re.compile(r"(?:https?://(?:dx\.)?doi\.org/)?(?<![\w.])(10\.\d{4,9}/[^\s\"<>\[\]()]+)")),
+    ("doi", re.compile(r"(?:https?://(?:dx\.)?doi\.org/)?(?<![\w.])(10\.\d{4,9}/(?:[^\s\"<>\[\]()]|\([^\s()]*\))+)")),
 ]
 PANDOC = re.compile(r"\[([^\[\]\n]*?@[^\[\]\n]*)\](?!\()")
 PANDOC_KEY = re.compile(r"(?<![\w.@])-?@([A-Za-z0-9_][\w:.#$%&+?<>~/-]*)")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.obsidian_ref import Link, read_text, resolve_vault
+from bench.obsidian_ref import Link, find_citations, read_text, resolve_vault
 
 ROOT = Path(__file__).resolve().parent.parent
 LINK_EDGE_KINDS = {"links_to", "related", "draws_on", "embeds", "cites"}
@@ -257,6 +257,28 @@ def raw_encode_seconds(texts: list[str]) -> float:
     return time.perf_counter() - t
 
 
+def citation_counts(vault: Path, notes: list[str], files: list[str], db: Path) -> dict[str, Any]:
+    """Citations the reference finder sees in note bodies, by origin, against our `cites` (or `source`) edges."""
+    keys: set[str] = set()
+    for f in files:
+        if f.lower().endswith(".bib"):
+            keys |= set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", read_text(vault / f)))
+    pdfs = {posixpath.basename(f).lower() for f in files if f.lower().endswith(".pdf")}
+    by_origin: Counter[str] = Counter()
+    pairs: set[tuple[str, str]] = set()
+    for n in notes:
+        for c in find_citations(read_text(vault / n), keys, pdfs):
+            by_origin[c["origin"]] += 1
+            pairs.add((n, c["ref"]))
+    ours = 0
+    if db.exists():
+        conn = sqlite3.connect(db)
+        ours = conn.execute("SELECT COUNT(*) FROM edges WHERE kind IN ('cites', 'source')").fetchone()[0]
+        conn.close()
+    total = sum(by_origin.values())
+    return {"in_bodies": total, "by_origin": dict(by_origin), "distinct": len(pairs), "our_edges": ours}
+
+
 def measure(vault: Path, fake: bool, examples: int, tie: str = "folder") -> dict[str, Any]:
     vault = vault.resolve()
     files, links = resolve_vault(vault, same_folder_first=tie == "folder")
@@ -265,6 +287,7 @@ def measure(vault: Path, fake: bool, examples: int, tie: str = "folder") -> dict
         db = Path(tmp) / "kg.db"
         run = run_ingest(vault, db, fake)
         st = read_store(db, vault) if db.exists() else Store({}, {}, {}, defaultdict(list))
+        cites = citation_counts(vault, notes, files, db)
     report = run["report"]
     rejected = {node_rel("", e.get("path", ""), str(vault)) or e.get("path", "") for e in report.get("errors", [])}
     in_store = [n for n in notes if n in st.by_rel]
@@ -282,6 +305,7 @@ def measure(vault: Path, fake: bool, examples: int, tie: str = "folder") -> dict
         "exit_code": run["rc"],
         "links": compare(vault, links, st, rejected, examples),
         "tie_break": "same folder, then vault root, then fewest folders" if tie == "folder" else "root, fewest folders",
+        "citations": cites,
         "ingest_wall_s": round(run["wall_s"], 2),
         "ingest_report_s": report.get("seconds"),
         "embedder": "fake" if fake else "real",
@@ -302,6 +326,9 @@ def summary(r: dict[str, Any]) -> str:
         f"exit code {r['exit_code']}",
         f"- links agreeing with Obsidian: {lk['agree']}/{lk['links']} = {100 * lk['agreement']:.1f}% "
         f"(matched by {lk['matched_by']}; tie-break: {r['tie_break']})",
+        f"- citations in note bodies (reference finder): {r['citations']['in_bodies']} "
+        f"({r['citations']['distinct']} distinct note-paper pairs) {r['citations']['by_origin']}; "
+        f"our cites/source edges: {r['citations']['our_edges']}",
         f"- warnings by kind: {r['warnings'] if r['warnings'] is not None else 'no warnings list in the report'}",
         f"- ingest: {r['ingest_wall_s']} s wall ({r['embedder']} embedder)"
         + (f"; raw encode {r['raw_encode_s']} s; ratio {r['ratio_ingest_to_encode']}" if "raw_encode_s" in r else ""),
