@@ -49,10 +49,12 @@ def apply(
     cs: ChangeSet,
     roots: dict[str, str],
     files: tuple[list[FileRow], Iterable[tuple[str, str]]],
-    similar: tuple[int, float, bool],
     settings: dict[str, str],
 ) -> None:
-    """Write the change set, the file rows (new or changed, and gone) and settings in one transaction."""
+    """Write the change set, the file rows (new or changed, and gone) and settings in one transaction.
+
+    The graph lands first, so pages, links and keyword search work while vectors are still being made;
+    `finish_vectors` then adds the `similar` edges."""
     conn = store.conn
     now = datetime.now(UTC).isoformat(timespec="seconds")
     file_rows, gone = files
@@ -74,11 +76,19 @@ def apply(
             "INSERT OR REPLACE INTO files (root, rel, hash, ingested_at, fmt) VALUES (?, ?, ?, ?, ?)",
             [(r, p, h, now, f) for r, p, h, f in file_rows],
         )
-        k, threshold, full = similar
-        if cs.changed_vectors or full:
+        generation = store.generation() + (0 if cs.empty() and not file_rows else 1)
+        for key, value in {**settings, "generation": str(generation)}.items():
+            store.set_setting(key, value.replace("{generation}", str(generation)))
+
+
+def finish_vectors(store: Store, changed: set[str], similar: tuple[int, float, bool], settings: dict[str, str]) -> None:
+    """Update the `similar` edges the changed vectors affect, then record the settings (in one transaction)."""
+    k, threshold, full = similar
+    with store.transaction() as conn:
+        if changed or full:
             ids, _kinds, mat = store.vectors(EMBED_KINDS)
-            update_similar(conn, ids, mat, cs.changed_vectors, k, threshold, full=full)
-        generation = store.generation() + (0 if cs.empty() and not file_rows and not full else 1)
+            update_similar(conn, ids, mat, changed, k, threshold, full=full)
+        generation = store.generation() + (1 if changed or full else 0)
         for key, value in {**settings, "generation": str(generation)}.items():
             store.set_setting(key, value.replace("{generation}", str(generation)))
 

@@ -35,7 +35,7 @@ from ingest.pipeline import (
 from ingest.records import FileError, FileWarning
 from kg.embeddings import Embedder, cached_keys, default_embedder, embed_text, store_vectors
 from kg.store import Store
-from kg.sync.apply import FileRow, apply, stored_index
+from kg.sync.apply import FileRow, apply, finish_vectors, stored_index
 from kg.sync.plan import plan
 from kg.sync.report import IngestBusy, IngestReport
 
@@ -150,21 +150,24 @@ def ingest(
         cs = plan(asm, stored_index(store, preserve), embedder.name)
         report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
         report.removed = len(cs.removed)
-        report.embedded = _embed(store, embedder, cs.embed_needed, asm.nodes, progress)
         file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
         full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
         last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
-        apply(
+        # A crash between the graph and its similar edges leaves this flag: the next ingest recomputes them all.
+        full = full or store.setting("similar_dirty") == "1"
+        # The graph first: pages, links and keyword search are usable while the vectors are made.
+        apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
+        fresh = _embed(store, embedder, cs.embed_needed, asm.nodes, progress)
+        report.embedded = len(fresh)
+        finish_vectors(
             store,
-            cs,
-            asm.roots,
-            (file_rows, gone),
+            cs.changed_vectors | {cs.embed_needed[k] for k in fresh},
             (settings[0], settings[1], full),
             {
                 "similar_k": str(settings[0]),
                 "similar_threshold": str(settings[1]),
                 scope_key: "{generation}",
-                scope_key + ":report": last,
+                "similar_dirty": "0",
             },
         )
     report.seconds = time.perf_counter() - t0
@@ -184,7 +187,7 @@ def _unchanged(
     attachments: list[SourceFile],
 ) -> bool:
     """True when nothing in scope changed since this scope's last ingest and nothing else wrote since."""
-    if store.setting(scope_key) != str(store.generation()):
+    if store.setting(scope_key) != str(store.generation()) or store.setting("similar_dirty") == "1":
         return False
     mine = {key: v for key, v in stored.items() if scope.owns(*key)}
     now = {(rf.source.root, rf.source.rel): rf.digest for rf in reads}
@@ -286,8 +289,9 @@ def _file_changes(
 
 def _embed(
     store: Store, embedder: Embedder, needed: dict[str, str], nodes: dict[str, Any], progress: bool | None
-) -> int:
-    """Embed the texts the cache lacks, chunk by chunk, each chunk stored in its own transaction."""
+) -> list[str]:
+    """Embed the texts the cache lacks, chunk by chunk, each chunk stored in its own transaction; returns the
+    keys embedded. A vector missing after a crash is found here on the next ingest and made then."""
     missing = sorted(set(needed) - cached_keys(store.conn, list(needed)))
     for start in range(0, len(missing), EMBED_CHUNK):
         chunk = missing[start : start + EMBED_CHUNK]
@@ -295,7 +299,7 @@ def _embed(
         vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in batch], progress=_show(progress))
         with store.transaction():
             store_vectors(store.conn, chunk, embedder.name, vecs)
-    return len(missing)
+    return missing
 
 
 def _similar_settings(store: Store, k: int | None, threshold: float | None) -> tuple[int, float]:
