@@ -92,6 +92,7 @@ class Store:
     out: dict[str, list[tuple[str, str, int]]]  # source id -> [(target id, ref or '', line)]
     by_rel: dict[str, str] = field(default_factory=dict)  # vault-relative path -> node id
     has_ref: bool = False
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # note id -> its link map (meta.links)
 
 
 def node_rel(root: str, path: str, vault: str) -> str | None:
@@ -116,6 +117,8 @@ def read_store(db: Path, vault: Path) -> Store:
         st.rel[nid] = rel
         st.kind[nid] = kind
         m = json.loads(meta or "{}")
+        if isinstance(m.get("links"), dict):
+            st.links[nid] = m["links"]
         names = {title.lower()} | {str(a).lower() for a in m.get("aliases") or []}
         if rel:
             names.add(posixpath.splitext(posixpath.basename(rel))[0].lower())
@@ -136,6 +139,11 @@ def our_targets(links: list[Link], st: Store, src_id: str) -> dict[str, str | No
     """Our resolution of each link key of one note: a vault path, None (unresolved), or False (not found)."""
     edges = st.out.get(src_id, [])
     keys = {norm_key(link.key) for link in links}
+    if st.links:
+        # Each note's link map: how ingest resolved every link as written (a missing attachment has no entry:
+        # it is unresolved, as in Obsidian).
+        lmap = {_fold(k): v for k, v in st.links.get(src_id, {}).items()}
+        return {k: st.rel.get(lmap[_fold(k)]) if _fold(k) in lmap else None for k in keys}
     if st.has_ref:
         ours: dict[str, str | None | bool] = {k: False for k in keys}
         for tgt, ref, _ in edges:
@@ -155,6 +163,10 @@ def our_targets(links: list[Link], st: Store, src_id: str) -> dict[str, str | No
             if hit in extras:
                 extras.remove(hit)
     return ours
+
+
+def _fold(key: str) -> str:
+    return unicodedata.normalize("NFC", key).casefold()
 
 
 def _named_by(key: str, targets: list[str], st: Store) -> str | None:
@@ -221,7 +233,7 @@ def compare(vault: Path, links: list[Link], st: Store, rejected: set[str], examp
         "links": total,
         "agree": agree,
         "agreement": agree / total if total else 1.0,
-        "matched_by": "ref column" if st.has_ref else "(source, target) pairs",
+        "matched_by": "link map" if st.links else "ref column" if st.has_ref else "(source, target) pairs",
         "disagreements": {c: {"count": n, "what": CATEGORIES[c], "examples": shown[c]} for c, n in cats.most_common()},
     }
 

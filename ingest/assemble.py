@@ -244,7 +244,10 @@ class _Resolver:
         if t.startswith("link:"):
             self._link(pf, e, t[5:])
         elif t.startswith("cite:"):
-            e.target = self._paper(t[5:])
+            known = paper_lookup(t[5:], self.refs)
+            if known is None and e.origin == "pandoc" and not any(ch.isdigit() for ch in t):
+                return  # `[@floating-ui/react]`, `[@someone]`: a handle, not a citation key (those carry a year)
+            e.target = known or self._paper(t[5:])
             self._remember(e, e.ref or t[5:])
             self.add(e, root)
         elif t.startswith("tag:"):
