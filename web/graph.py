@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request, send_from_directory
 
-from kg.fullgraph import full_graph_view
-from kg.views import graph_view
+from web.fullgraph import full_graph_view
+from web.views import graph_view
 from web.db import get_store
 from web.params import int_arg, text_arg
 

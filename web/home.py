@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from kg.views import home_view, stats_view
+from web.views import home_view, stats_view
 from web.db import get_store
 
 bp = Blueprint("home", __name__)

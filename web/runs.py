@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, send_from_direc
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
-from kg.views import NotFound
+from web.views import NotFound
 from web.db import get_store
 
 bp = Blueprint("runs", __name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 
 from kg.search import related
-from kg.views import NotFound, search_view
+from web.views import NotFound, search_view
 from web.db import embedder, get_store
 from web.params import int_arg, kind_arg, text_arg
 

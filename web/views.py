@@ -11,7 +11,7 @@ from typing import Any
 from ingest.records import slugify
 from kg.embeddings import Embedder
 from kg.graph import communities, neighbourhood_from_store
-from kg.render import render_markdown
+from web.render import render_markdown
 from kg.search import fts_query, related, related_to_text, search
 from kg.store import Store
 
@@ -308,7 +308,7 @@ def home_view(store: Store) -> dict[str, Any]:
 
 def graph_view(store: Store, node_id: str, depth: int, max_nodes: int = 150) -> dict[str, Any]:
     """A node's neighbourhood as node-link JSON, with vis-network styling: colour by kind, size by degree."""
-    from kg.vis import style_graph
+    from web.vis import style_graph
 
     if store.node(node_id) is None:
         raise NotFound(node_id)

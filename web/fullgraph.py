@@ -10,10 +10,10 @@ from typing import Any
 
 import networkx as nx
 
-from kg.layout import layout
+from kg.graph import layout
 from kg.store import Store
-from kg.views import cached, latest_runs
-from kg.vis import KIND_COLOURS, VERDICT_COLOURS
+from web.views import cached, latest_runs
+from web.vis import KIND_COLOURS, VERDICT_COLOURS
 
 
 def _structure(store: Store) -> dict[str, Any]:
