@@ -152,6 +152,7 @@ def to_node_link(G: nx.MultiDiGraph) -> dict[str, Any]:
     """Node-link JSON that networkx reads back with `node_link_graph(data, edges="links")`."""
     return nx.node_link_data(G, edges="links")
 
+
 def layout(G: nx.Graph, seed: int = 3) -> dict[Any, tuple[float, float]]:
     """2-D positions for every node of `G`; stable for the same graph and seed.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request, send_from_directory
 
-from web.fullgraph import full_graph_view
-from web.views import graph_view
 from web.db import get_store
+from web.fullgraph import full_graph_view
 from web.params import int_arg, text_arg
+from web.views import graph_view
 
 bp = Blueprint("graph", __name__)
 

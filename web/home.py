@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from web.views import home_view, stats_view
 from web.db import get_store
+from web.views import home_view, stats_view
 
 bp = Blueprint("home", __name__)
 

@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, send_from_direc
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
-from web.views import NotFound
 from web.db import get_store
+from web.views import NotFound
 
 bp = Blueprint("runs", __name__)
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")

@@ -11,9 +11,9 @@ from typing import Any
 from ingest.records import slugify
 from kg.embeddings import Embedder
 from kg.graph import communities, neighbourhood_from_store
-from web.render import render_markdown
 from kg.search import fts_query, related, related_to_text, search
 from kg.store import Store
+from web.render import render_markdown
 
 STRANDS = [
     ("solvable-settings", "Solvable settings"),
