@@ -66,7 +66,7 @@ def test_json_twins_come_from_the_same_view(client):
     page = client.get("/node/alpha").get_data(as_text=True)
     data = client.get("/api/node/alpha").get_json()
     assert data["node"]["title"] in page
-    assert sorted(r["label"] for r in data["related"]) == ["contrasts", "extends"]
+    assert sorted(lab for r in data["related"] for lab in r["labels"]) == ["contrasts", "extends"]
     assert data["inquiries"][0]["id"] == "inquiry-one"
     stats = client.get("/api/stats").get_json()
     assert stats["nodes"]["concept"] >= 6

@@ -14,7 +14,10 @@ bp = Blueprint("graph", __name__)
 
 @bp.get("/api/graph/<path:node_id>")
 def neighbourhood(node_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(graph_view(get_store(), node_id, int_arg("depth", 1, 1, 3), int_arg("max", 150, 10, 500)))
+    more = tuple(
+        m for m in request.args.getlist("more") if m in ("relations", "citations", "links", "similar", "tags", "hops")
+    )
+    return jsonify(graph_view(get_store(), node_id, int_arg("depth", 1, 1, 3), int_arg("max", 30, 5, 300), more))
 
 
 def _filters() -> dict:
