@@ -10,6 +10,7 @@ from web.params import int_arg, text_arg
 from web.views import graph_view
 
 bp = Blueprint("graph", __name__)
+MORE = ("relations", "citations", "links", "similar", "tags", "hops")
 
 
 @bp.get("/api/graph/<path:node_id>")

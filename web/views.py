@@ -325,26 +325,40 @@ def _community_data(store: Store) -> list[dict[str, Any]]:
 
 
 def home_view(store: Store) -> dict[str, Any]:
-    """The concept map: counts, communities, the five strands, recent notes, and claims by verdict."""
+    """The home page, built from what the store holds: strands where notes name them (our corpus); otherwise
+    top folders, top tags and the most-linked notes. Sections with nothing in them are left out."""
     notes = store.db.query(
-        "SELECT id, kind, title, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
+        "SELECT id, kind, title, path, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
         "AND json_extract(meta, '$.stub') IS NOT 1 ORDER BY updated_at DESC, id"
     )
     notes = [{**n, "meta": json.loads(n["meta"])} for n in notes]
     strands = []
     for slug, name in STRANDS:
         members = [card(n) for n in notes if n["meta"].get("strand") == slug and n["kind"] == "concept"]
-        strands.append(
-            {"slug": slug, "name": name, "count": len(members), "notes": sorted(members, key=lambda c: c["title"])}
-        )
+        if members:
+            strands.append({"slug": slug, "name": name, "count": len(members), "notes": sorted(members, key=_title)})
     claims = store.nodes_of_kind("claim")
     runs = latest_runs(store, [c["id"] for c in claims])
     by_verdict = Counter(runs[c["id"]]["verdict"] if c["id"] in runs else "unverified" for c in claims)
+    folders = Counter(n["path"].split("/")[0] for n in notes if n["path"] and "/" in n["path"])
+    tags = store.conn.execute(
+        "SELECT target, count(*) c FROM edges WHERE kind = 'tagged' GROUP BY target ORDER BY c DESC, target LIMIT 15"
+    ).fetchall()
+    linked = store.conn.execute(
+        "SELECT e.target, count(*) c FROM edges e JOIN nodes n ON n.id = e.target WHERE e.kind = 'links_to' "
+        "AND n.kind IN ('concept', 'inquiry') AND json_extract(n.meta, '$.stub') IS NOT 1 "
+        "GROUP BY e.target ORDER BY c DESC, e.target LIMIT 12"
+    ).fetchall()
+    most = store.nodes([t for t, _c in linked])
     return {
         "stats": store.stats(),
+        "ours": bool(strands),
         "communities": cached(store, "communities", lambda: _community_data(store)),
         "strands": strands,
         "frame": [card(n) for n in notes if n["meta"].get("strand") == "frame" and n["kind"] == "concept"],
+        "folders": [{"name": f, "count": c} for f, c in folders.most_common(10)] if len(folders) > 1 else [],
+        "tags": [{"id": t, "name": t.removeprefix("tag:"), "count": c} for t, c in tags],
+        "most_linked": [card(most[t], links=c) for t, c in linked if t in most],
         "recent": [card(n, updated_at=n["updated_at"]) for n in notes[:8]],
         "claims_by_verdict": dict(sorted(by_verdict.items())),
         "claims": [
@@ -352,6 +366,10 @@ def home_view(store: Store) -> dict[str, Any]:
             for c in claims
         ],
     }
+
+
+def _title(c: dict[str, Any]) -> str:
+    return str(c["title"]).lower()
 
 
 def graph_view(store: Store, node_id: str, depth: int, budget: int = 30, more: tuple[str, ...] = ()) -> dict[str, Any]:
