@@ -38,12 +38,27 @@ def _math_block(self: Any, tokens: list[Token], idx: int, options: Any, env: Any
     return f'<div class="math display">{escape(tokens[idx].content.strip())}</div>\n'
 
 
+def _bracket_display(state: StateInline, silent: bool) -> bool:
+    """`\\[…\\]` inside a paragraph: display math, before the backslash escape rule eats the bracket."""
+    if not state.src.startswith("\\[", state.pos):
+        return False
+    end = state.src.find("\\]", state.pos + 2)
+    if end < 0:
+        return False
+    if not silent:
+        tok = state.push("math_inline_double", "math", 0)
+        tok.content = state.src[state.pos + 2 : end]
+    state.pos = end + 2
+    return True
+
+
 def math_plugin(md: MarkdownIt) -> None:
     """`$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]` and `\\begin{align}`-style environments, kept verbatim (so `_`, `*`
     and `\\\\` survive) in spans that KaTeX renders in the browser."""
     md.use(texmath_plugin, delimiters="brackets")
     md.use(dollarmath_plugin, double_inline=True, allow_digits=False)
     md.use(amsmath_plugin)
+    md.inline.ruler.before("escape", "math_bracket_display", _bracket_display)
     for name in ("math_inline", "math_single", "math_inline_double"):
         md.add_render_rule(name, _math_inline if name != "math_inline_double" else _math_display_inline)
     for name in ("math_block", "math_block_eqno", "math_block_label", "amsmath"):

@@ -101,6 +101,8 @@ def wikilink_html(inner: str, embed: bool, links: Links) -> str:
     if embed and hit is not None and hit.kind == "attachment":
         return _img(hit, name, alias) if is_image(hit) else _link(hit, alias or name, "wikilink embed")
     shown = alias or (f"{name} › {heading}" if heading and name else target_text.strip())
+    if embed and ("." + name.rsplit(".", 1)[-1].lower()) in IMAGE_EXT:
+        shown = name  # an image that is not in the store: its file name, not its size
     if hit and not alias and not heading and name == hit.id and "-" in hit.id:
         shown = hit.title  # a link written as the target's slug shows its title
     if embed and hit is not None and not hit.stub and links.embed is not None:

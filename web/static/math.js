@@ -15,7 +15,7 @@
     try {
       window.katex.render(tex, el, { displayMode: display, throwOnError: true, strict: "ignore", trust: false });
     } catch (err) {
-      el.textContent = display ? "$$" + tex + "$$" : "$" + tex + "$";
+      el.textContent = tex;
       el.classList.add("math-error");
       el.title = "TeX error: " + (err && err.message ? err.message : err);
     }
@@ -33,7 +33,10 @@
         ignoredClasses: ["nomath", "math", "katex"],
         errorCallback: function () {},
       });
-      root.querySelectorAll(".katex-error").forEach((e) => e.classList.add("math-error"));
+      root.querySelectorAll(".katex-error").forEach((e) => {
+        e.classList.add("math-error");
+        e.textContent = e.textContent.replace(/^\$+|\$+$/g, "");
+      });
     }
   }
   window.kgMath = renderMath;
