@@ -32,7 +32,8 @@ def init_app(app: Flask) -> None:
         "text/html", "text/css", "application/javascript", "text/javascript", "application/json", "image/svg+xml",
     ])  # fmt: skip
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
-    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", YEAR)
+    if app.config.get("SEND_FILE_MAX_AGE_DEFAULT") is None:
+        app.config["SEND_FILE_MAX_AGE_DEFAULT"] = YEAR  # safe: every static URL carries its content hash
     Compress(app)
 
     @app.url_defaults
