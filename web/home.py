@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 
 from web.db import get_store
-from web.views import home_view, stats_view
+from web.homeview import home_view
+from web.views import stats_view
 
 bp = Blueprint("home", __name__)
 

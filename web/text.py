@@ -82,6 +82,7 @@ def clean_snippet(text: str, spans: list[list[int]] | None = None) -> tuple[str,
         for i in range(max(a, 0), min(b, len(text))):
             mask[i] = True
     text, mask = _sub(text, mask, WIKI, _wiki_text)
+    text, mask = _sub(text, mask, r"(?:^|(?<=\s))#{1,6}\s+|%%", "")  # heading marks and comment fences
     return _cut_unpaired(text, mask)
 
 
