@@ -67,7 +67,9 @@ def style_graph(G: nx.MultiDiGraph, centre: str, verdicts: dict[str, str | None]
         net.add_edge(
             s,
             t,
-            label=", ".join(sorted(set(labels))) if labels else (f"{sim[0]:.2f}" if sim and len(kinds) == 1 else ""),
+            # Only the centre's typed relations carry a label at rest: the map stays readable at a glance.
+            label=", ".join(sorted(set(labels))) if labels and centre in (s, t) and "related" in kinds else "",
+            relation=", ".join(sorted(set(labels))),
             color=EDGE_COLOURS.get(top, "#999"),
             dashes=kinds == ["similar"],
             kinds=kinds,

@@ -18,8 +18,8 @@
     el,
     { nodes, edges },
     {
-      nodes: { font: { size: 13, color: "#222", strokeWidth: 3, strokeColor: "#fff" } },
-      edges: { font: { size: 9, align: "middle", color: "#555" }, smooth: false, arrows: { to: { enabled: true, scaleFactor: 0.4 } } },
+      nodes: { font: { size: 17, color: "#222", strokeWidth: 4, strokeColor: "#fff" } },
+      edges: { font: { size: 12, align: "middle", color: "#555", strokeWidth: 3, strokeColor: "#fff" }, smooth: false, arrows: { to: { enabled: true, scaleFactor: 0.4 } } },
       physics: { stabilization: { iterations: 250 }, barnesHut: { gravitationalConstant: -6000, springLength: 150, avoidOverlap: 0.4 } },
       interaction: { hover: true, tooltipDelay: 100000, zoomView: false, dragView: true },
     }
@@ -45,15 +45,17 @@
     const updates = [];
     order.forEach((n) => {
       if (!n.main) {
-        updates.push({ id: n.id, label: undefined });
+        updates.push({ id: n.id, label: "" });
         return;
       }
       const p = network.canvasToDOM(network.getPosition(n.id));
-      const w = Math.min(n.name.length, 42) * 6.6 + 8;
-      const box = { x0: p.x - w / 2, x1: p.x + w / 2, y0: p.y + n.size * 0.5, y1: p.y + n.size * 0.5 + 18 };
+      const scale = network.getScale();
+      const w = (Math.min(n.name.length, 42) * 8.6 + 10) * scale;
+      const top = p.y + n.size * scale;
+      const box = { x0: p.x - w / 2, x1: p.x + w / 2, y0: top, y1: top + 22 * scale };
       const hit = placed.some((q) => box.x0 < q.x1 && q.x0 < box.x1 && box.y0 < q.y1 && q.y0 < box.y1);
       if (hit && n.id !== centre) {
-        updates.push({ id: n.id, label: undefined });
+        updates.push({ id: n.id, label: "" });
       } else {
         placed.push(box);
         updates.push({ id: n.id, label: n.name });
@@ -157,7 +159,7 @@
       return { x: rect.left + pos.x, y: rect.top + pos.y };
     },
     labelled() {
-      return nodes.get().filter((n) => n.label).map((n) => n.id);
+      return nodes.get().filter((n) => n.label && n.label.trim()).map((n) => n.id);
     },
   };
   load(centre);
