@@ -35,6 +35,8 @@ def cached(store: Store, name: str, build: Any) -> Any:
     value = build()
     with _cache_lock:
         _cache[key] = (gen, value)
+        while len(_cache) > 64:  # filtered full-graph views are cached too; keep the most recent few
+            _cache.pop(next(iter(_cache)))
     return value
 
 

@@ -18,6 +18,7 @@
   fetch("/api/graph?" + params.toString())
     .then((r) => r.json())
     .then((data) => {
+      performance.mark("kg-data");
       const graph = new graphology.Graph({ multi: false, type: "undirected" });
       const ids = data.nodes.map((n) => n.id);
       // This sigma build sizes nodes in graph units: turn the server's pixel sizes into units of the layout.
@@ -33,6 +34,7 @@
         const t = ids[b];
         if (!graph.hasEdge(s, t)) graph.addEdge(s, t, { size: 0.4, color: data.edge_kinds[k] === "similar" ? "#e6e6e6" : "#c3cbd8" });
       });
+      performance.mark("kg-built");
       function hiddenByFilter(attrs) {
         if (state.strand && attrs.strand !== state.strand) return true;
         if (state.verdict && attrs.verdict !== state.verdict) return true;
@@ -65,6 +67,7 @@
           return attrs;
         },
       });
+      performance.mark("kg-sigma");
       // The constructor draws the first frame; the next animation frame is when it reaches the screen.
       requestAnimationFrame(() => {
         container.dataset.state = "ready";
