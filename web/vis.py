@@ -59,7 +59,6 @@ def style_graph(G: nx.MultiDiGraph, centre: str, verdicts: dict[str, str | None]
     for (s, t), ds in pairs.items():
         kinds = sorted({d["kind"] for d in ds})
         labels = [d["label"] or d["kind"] for d in ds if d["kind"] not in ("similar", "tagged", "links_to")]
-        sim = [d["weight"] for d in ds if d["kind"] == "similar"]
         top = next(
             (k for k in ("related", "draws_on", "states", "verifies", "cites", "source", "links_to") if k in kinds),
             kinds[0],
