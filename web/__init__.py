@@ -13,6 +13,18 @@ from flask import Flask
 from kg.store import default_db_path
 
 
+def _warm_full_graph(db_path: str) -> None:
+    """Lay out the full graph (or load its cached layout) before the first visitor asks for it."""
+    from kg.store import Store, StoreError
+    from web.fullgraph import warm
+
+    try:
+        with Store(db_path, create=False) as store:
+            warm(store)
+    except StoreError:
+        pass
+
+
 def create_app(db_path: str | None = None, *, embedder: Any = None, preload: bool = False, **config: Any) -> Flask:
     """Build the app for a knowledge-graph file. `embedder` defaults to the real model, loaded on first use."""
     from kg.embeddings import default_embedder
@@ -49,4 +61,5 @@ def create_app(db_path: str | None = None, *, embedder: Any = None, preload: boo
     runs.init_app(app)
     if preload:
         threading.Thread(target=lambda: app.extensions["kg_embedder"].encode(["warm up"]), daemon=True).start()
+        threading.Thread(target=_warm_full_graph, args=(app.config["DB_PATH"],), daemon=True).start()
     return app

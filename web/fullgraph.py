@@ -62,6 +62,11 @@ def _structure(store: Store) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
+def warm(store: Store) -> None:
+    """Build and cache the full graph's structure and layout for this generation."""
+    cached(store, "fullgraph", lambda: _structure(store))
+
+
 def full_graph_view(
     store: Store,
     kinds: list[str] | None = None,

@@ -29,11 +29,15 @@
       data.nodes.forEach((n) =>
         graph.addNode(n.id, { x: n.x, y: n.y, size: n.size * unit, color: n.color, label: n.label, kind: n.kind, strand: n.strand, verdict: n.verdict })
       );
-      data.edges.forEach(([a, b, k]) => {
-        const s = ids[a];
-        const t = ids[b];
-        if (!graph.hasEdge(s, t)) graph.addEdge(s, t, { size: 0.4, color: data.edge_kinds[k] === "similar" ? "#e6e6e6" : "#c3cbd8" });
-      });
+      // Nodes paint first; the edges (ten times as many) follow in the next frame.
+      function addEdges() {
+        data.edges.forEach(([a, b, k]) => {
+          const s = ids[a];
+          const t = ids[b];
+          if (!graph.hasEdge(s, t)) graph.addEdge(s, t, { size: 0.4, color: data.edge_kinds[k] === "similar" ? "#e6e6e6" : "#c3cbd8" });
+        });
+        container.dataset.edges = "ready";
+      }
       performance.mark("kg-built");
       function hiddenByFilter(attrs) {
         if (state.strand && attrs.strand !== state.strand) return true;
@@ -72,6 +76,7 @@
       requestAnimationFrame(() => {
         container.dataset.state = "ready";
         window.kgPaint = performance.now();
+        setTimeout(addEdges, 0);
       });
       renderer.on("clickNode", ({ node }) => {
         window.location.href = "/node/" + window.kgNodePath(node);
