@@ -112,14 +112,12 @@ def search(query: str, kind: str | None, limit: int, db: str, as_json: bool) -> 
         _emit(hits)
         return
     for h in hits:
-        snippet = h["snippet"].replace("<mark>", "\033[1m").replace("</mark>", "\033[0m")
-        click.echo(f"{h['score']:.4f}  {h['kind']:<10} {h['id']}  {h['title']}\n            {_unescape(snippet)}")
-
-
-def _unescape(s: str) -> str:
-    import html
-
-    return html.unescape(s)
+        snippet, last = "", 0
+        for a, b in h.get("marks", []):
+            snippet += h["snippet"][last:a] + "\033[1m" + h["snippet"][a:b] + "\033[0m"
+            last = b
+        snippet += h["snippet"][last:]
+        click.echo(f"{h['score']:.4f}  {h['kind']:<10} {h['id']}  {h['title']}\n            {snippet}")
 
 
 @main.command()
