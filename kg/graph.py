@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from kg.store import Store
 
@@ -149,3 +151,52 @@ def neighbourhood_from_store(
 def to_node_link(G: nx.MultiDiGraph) -> dict[str, Any]:
     """Node-link JSON that networkx reads back with `node_link_graph(data, edges="links")`."""
     return nx.node_link_data(G, edges="links")
+
+
+def _fa2(G: nx.Graph, seed: int, scale: float, mass: dict[Any, float] | None = None) -> dict[Any, tuple[float, float]]:
+    """ForceAtlas2 positions scaled into a disc of radius `scale` (networkx's dense solver: small graphs only)."""
+    n = G.number_of_nodes()
+    if n == 1:
+        return {next(iter(G)): (0.0, 0.0)}
+    if n > 600:  # dense n×n forces; above this the sparse spring layout is the affordable one
+        raw = nx.spring_layout(G, seed=seed, iterations=30)
+    else:
+        raw = nx.forceatlas2_layout(G, max_iter=80, seed=seed, node_mass=mass, weight="weight" if mass else None)
+    arr = np.array([raw[v] for v in G], dtype=float)
+    arr -= arr.mean(axis=0)
+    radius = float(np.abs(arr).max()) or 1.0
+    arr *= scale / radius
+    return {v: (float(x), float(y)) for v, (x, y) in zip(G, arr, strict=True)}
+
+
+def layout(G: nx.Graph, seed: int = 3) -> tuple[dict[Any, tuple[float, float]], dict[Any, int]]:
+    """2-D positions and a Louvain community index for every node of `G`; stable for the same graph and seed.
+
+    Communities are placed by ForceAtlas2 over the graph of communities, and each community's members by
+    ForceAtlas2 inside a disc sized to it, so a 5,000-node graph lays out in seconds without n² forces.
+
+    >>> pos, group = layout(nx.barbell_graph(4, 0))
+    >>> sorted(pos) == list(range(8)) and len(set(group.values())) == 2
+    True
+    """
+    U = nx.Graph(G) if G.is_directed() or G.is_multigraph() else G
+    if U.number_of_nodes() == 0:
+        return {}, {}
+    groups = communities(U, seed=seed)
+    group = {v: i for i, members in enumerate(groups) for v in members}
+    Q = nx.Graph()
+    Q.add_nodes_from(range(len(groups)))
+    for u, v in U.edges():
+        if group[u] != group[v]:
+            a, b = group[u], group[v]
+            Q.add_edge(a, b, weight=Q.get_edge_data(a, b, {"weight": 0})["weight"] + 1)
+    radii = {i: 2.5 * math.sqrt(len(m)) for i, m in enumerate(groups)}
+    span = 2.5 * math.sqrt(U.number_of_nodes()) * 2.2
+    centres = _fa2(Q, seed, span, {i: float(len(m)) for i, m in enumerate(groups)}) if len(groups) > 1 else {0: (0, 0)}
+    pos: dict[Any, tuple[float, float]] = {}
+    for i, members in enumerate(groups):
+        cx, cy = centres[i]
+        inner = _fa2(U.subgraph(members), seed, radii[i]) if len(members) > 1 else {next(iter(members)): (0.0, 0.0)}
+        for v, (x, y) in inner.items():
+            pos[v] = (cx + x, cy + y)
+    return pos, group

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -173,9 +172,21 @@ def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordH
     return hits
 
 
-def mark(text: str) -> str:
-    """HTML-escape a snippet and turn its match markers into <mark> tags."""
-    return html.escape(" ".join(text.split())).replace(OPEN, "<mark>").replace(CLOSE, "</mark>")
+def split_marks(text: str) -> tuple[str, list[list[int]]]:
+    """A snippet's plain text and the [start, end) spans its match markers enclosed; pages turn these into marks.
+
+    >>> split_marks("a \\x02bc\\x03 d")
+    ('a bc d', [[2, 4]])
+    """
+    plain, spans, start = [], [], 0
+    for part in re.split(f"([{OPEN}{CLOSE}])", " ".join(text.split())):
+        if part == OPEN:
+            start = sum(map(len, plain))
+        elif part == CLOSE:
+            spans.append([start, sum(map(len, plain))])
+        else:
+            plain.append(part)
+    return "".join(plain), spans
 
 
 def _highlight(text: str, q: str) -> str:
@@ -194,7 +205,8 @@ def search(
     kind: str | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
-    """Hybrid search. Each hit is {"id", "kind", "title", "score", "snippet"}; snippets are safe HTML."""
+    """Hybrid search. Each hit is {"id", "kind", "title", "score", "snippet", "marks"}: plain snippet text and
+    the [start, end) spans of the query's words in it."""
     _check(kind, limit)
     q = q.strip()[:500]
     if not q:
@@ -220,14 +232,15 @@ def search(
         n = nodes.get(nid)
         if not n:
             continue
-        snip = snippets.get(nid) or _highlight(n["meta"].get("dek") or n["text"] or n["title"], q)
+        snip, marks = split_marks(snippets.get(nid) or _highlight(n["meta"].get("dek") or n["text"] or n["title"], q))
         out.append(
             {
                 "id": nid,
                 "kind": n["kind"],
                 "title": n["title"],
                 "score": round(score, 6),
-                "snippet": mark(snip),
+                "snippet": snip,
+                "marks": marks,
             }
         )
     return out

@@ -103,6 +103,7 @@ def test_stored_payloads_render_inert_on_every_page(client):
 def test_template_syntax_in_notes_is_not_evaluated(client):
     html = client.get("/node/payload-24").get_data(as_text=True)
     html = re.sub(r'<meta name="csrf-token" content="[^"]*">', "", html)  # a random token may hold "49"
+    html = re.sub(r'(?:src|href)="/static/[^"]*"', "", html)  # static URLs carry content hashes
     assert "{{7*7}}" in html and "49" not in html
 
 

@@ -49,7 +49,8 @@ def test_search_by_phrase_from_body(real_store, model):
     s, *_ = real_store
     hits = search(s, "memorises its examples and only much later generalises", model, limit=3)
     assert hits[0]["id"] == "grokking"
-    assert "<mark>memorises</mark>" in hits[0]["snippet"]
+    snip = hits[0]["snippet"]
+    assert "memorises" in [snip[a:b].lower() for a, b in hits[0]["marks"]]
 
 
 def test_search_by_paraphrase_sharing_no_word(real_store, model):

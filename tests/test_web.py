@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -70,7 +71,7 @@ def test_json_twins_come_from_the_same_view(client):
     page = client.get("/node/alpha").get_data(as_text=True)
     data = client.get("/api/node/alpha").get_json()
     assert data["node"]["title"] in page
-    assert sorted(r["label"] for r in data["related"]) == ["contrasts", "extends"]
+    assert sorted(lab for r in data["related"] for lab in r["labels"]) == ["contrasts", "extends"]
     assert data["inquiries"][0]["id"] == "inquiry-one"
     stats = client.get("/api/stats").get_json()
     assert stats["nodes"]["concept"] >= 6
@@ -163,3 +164,145 @@ def test_claim_without_runs_shows_an_honest_empty_state(client):
 def test_oversized_request_is_413(client):
     r = client.post("/api/claims/claim:slow/rerun", data=b"x" * 200_000, headers={"X-CSRF-Token": token(client)})
     assert r.status_code == 413
+
+
+# -- pages as a reader sees them: relations, the map, math and Obsidian Markdown, files, static assets ------------
+
+
+def test_related_concepts_have_no_duplicate_rows_or_labels(app):
+    from web.views import related_rows
+
+    e = {"weight": 1.0}
+    out_edges = [
+        {**e, "source": "alpha", "target": "beta", "label": "extends", "context": "extends: beta carries it"},
+        {**e, "source": "alpha", "target": "beta", "label": "extends:", "context": "extends: beta carries it"},
+        {**e, "source": "alpha", "target": "beta", "label": "refines", "context": "a second sentence"},
+        {**e, "source": "alpha", "target": "delta", "label": "contrasts", "context": "delta argues the other way"},
+    ]
+    in_edges = [{**e, "source": "beta", "target": "alpha", "label": "extends", "context": "from beta's side"}]
+    with app.app_context():
+        from web.db import get_store
+
+        rows = related_rows(get_store(), out_edges, in_edges)
+    assert [r["id"] for r in rows] == ["beta", "delta"]  # one row per neighbour, the stronger first
+    beta = rows[0]
+    assert beta["labels"] == ["extends", "refines"]
+    assert [(x["label"], x["text"]) for x in beta["links"]] == [
+        ("extends", "beta carries it"), ("refines", "a second sentence"), ("extends", "from beta's side"),
+    ]  # fmt: skip
+    assert all(not x["text"].startswith("extends:") for x in beta["links"])
+
+
+def test_related_rows_on_the_page_are_unique(client):
+    html = client.get("/node/alpha").get_data(as_text=True)
+    ids = re.findall(r'class="related-row" data-id="([^"]+)"', html)
+    assert ids and len(ids) == len(set(ids))
+
+
+def test_cited_papers_come_first(client):
+    data = client.get("/api/node/alpha").get_json()
+    papers = data["related_papers"]
+    cited = [p for p in papers if p["cited"]]
+    assert {p["id"] for p in cited} >= {"arxiv:1806.07572"}
+    assert papers[: len(cited)] == cited  # cited first, then by cosine
+
+
+def test_map_json_counts_what_it_leaves_out(client):
+    g = client.get("/api/graph/alpha?max=5").get_json()
+    assert len(g["nodes"]) == 5 == g["graph"]["shown"]
+    left = g["graph"]["left_out"]
+    assert left and sum(left.values()) > 0
+    group = next(iter(left))
+    more = client.get(f"/api/graph/alpha?max=5&more={group}").get_json()
+    assert len(more["nodes"]) > 5 and group not in more["graph"]["left_out"]
+    deeper = client.get("/api/graph/alpha?max=5&depth=2").get_json()
+    assert {n["id"] for n in g["nodes"]} <= {n["id"] for n in deeper["nodes"]}  # depth 2 grows from what is shown
+
+
+def test_markdown_keeps_math_and_renders_obsidian_syntax():
+    from web.render import Links, render_markdown
+
+    text = (
+        "Let $x_i * y_j$ and $$a_1*b_2$$ hold, with \\(z_k\\).\n\n"
+        "\\begin{align}\na_1 &= b_2 \\\\\nc &= d\n\\end{align}\n\n"
+        "> [!tip]- Folded\n> inside\n\n"
+        "==bright== text %%secret%% and #topic/x\n\n- [x] done\n\nNote[^1]\n\n[^1]: foot\n\n"
+        "```python\nx = 1\n```\n"
+    )
+    html = render_markdown(text, Links(lambda name: None))
+    assert '<span class="math inline">x_i * y_j</span>' in html
+    assert '<span class="math display">a_1*b_2</span>' in html and "z_k" in html
+    assert "a_1 &amp;= b_2 \\\\" in html  # the row break survives
+    assert '<details class="callout callout-tip">' in html and "<summary" in html
+    assert "<mark>bright</mark>" in html and "secret" not in html
+    assert 'href="/node/tag:topic/x"' in html
+    assert 'type="checkbox"' in html and 'class="footnotes"' in html
+    assert '<span class="k">' not in html or "highlight" not in html
+    assert '<span class="n">x</span>' in html  # Pygments
+
+
+def test_embeds_go_one_level_deep():
+    from web.render import Links, Target, render_markdown
+
+    bodies = {"a": "A says ![[b]]", "b": "B says ![[a]]"}
+    targets = {k: Target(k, "concept", k.upper()) for k in bodies}
+
+    def links(depth: int) -> Links:
+        def embed(t: Target, heading: str) -> str | None:
+            return None if depth >= 1 else render_markdown(bodies[t.id], links(depth + 1))
+
+        return Links(targets.get, embed)
+
+    html = render_markdown(bodies["a"], links(0))
+    assert html.count('class="embed"') == 1 and "B says" in html
+    assert 'class="wikilink embed"' in html  # the inner embed is a link, not another copy
+
+
+def test_attachments_are_served_from_the_vault_root_only(app, client, tmp_path):
+    root = tmp_path / "vault"
+    (root / "img").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    (root / "img" / "plot.png").write_bytes(png)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep out")
+    (root / "img" / "link.png").symlink_to(secret)
+    with Store(app.config["DB_PATH"]) as s:
+        for nid, path in (("img/plot.png", "img/plot.png"), ("up", "../secret.txt"), ("link", "img/link.png")):
+            s.conn.execute(
+                "INSERT INTO nodes (id, kind, title, root, path, hash, meta, created_at, updated_at) "
+                "VALUES (?, 'attachment', ?, ?, ?, '', ?, '', '')",
+                (nid, nid, str(root), path, json.dumps({"mime": "image/png"})),
+            )
+    r = client.get("/file/img/plot.png")
+    assert r.status_code == 200 and r.data == png and r.mimetype == "image/png"
+    for bad in ("/file/up", "/file/link", "/file/alpha", "/file/nope"):
+        assert client.get(bad).status_code == 404, bad
+
+
+def test_static_files_are_hashed_compressed_and_long_lived(client):
+    html = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert html.headers.get("Content-Encoding") == "gzip"
+    page = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/app\.css\?v=[0-9a-f]{10})"', page).group(1)
+    r = client.get(css)
+    assert r.status_code == 200 and "max-age=31536000" in r.headers["Cache-Control"]
+    assert 'href="#main"' in page and 'id="main"' in page  # skip link and its target
+    assert client.get("/favicon.ico").status_code == 301
+    assert "katex.min.js" in page
+
+
+def test_full_graph_layout_is_cached_in_the_store(app, client):
+    data = client.get("/api/graph").get_json()
+    assert data["edges"] and all(len(e) == 3 for e in data["edges"])
+    assert len({n["color"] for n in data["nodes"]}) >= 2  # Louvain communities as colours
+    with Store(app.config["DB_PATH"]) as s:
+        keys = [k for (k,) in s.conn.execute("SELECT key FROM settings WHERE key LIKE 'layout:%'")]
+        assert keys == [f"layout:{s.generation()}"]
+
+
+def test_snippets_render_wikilinks_as_text_and_balance_math():
+    from web.text import mark_html
+
+    html = str(mark_html("see [[Gradient flow|the flow]] with $x_i$ and a cut $\\frac{1}{2", [[4, 30]]))
+    assert "[[" not in html and "<mark>the flow</mark>" in html
+    assert html.count("$") == 2  # the cut-off formula is dropped, the whole one kept

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from kg.search import SearchError
 from kg.store import StoreError
-from kg.views import NotFound
+from web.views import NotFound
 
 
 def _wants_json() -> bool:

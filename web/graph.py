@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, send_from_directory
+import json
 
-from kg.fullgraph import full_graph_view
-from kg.views import graph_view
+from flask import Blueprint, Response, jsonify, render_template, request, send_from_directory
+
 from web.db import get_store
+from web.fullgraph import full_graph_view
 from web.params import int_arg, text_arg
+from web.views import cached, graph_view
 
 bp = Blueprint("graph", __name__)
+MORE = ("relations", "citations", "links", "similar", "tags", "hops")
 
 
 @bp.get("/api/graph/<path:node_id>")
 def neighbourhood(node_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(graph_view(get_store(), node_id, int_arg("depth", 1, 1, 3), int_arg("max", 150, 10, 500)))
+    more = tuple(
+        m for m in request.args.getlist("more") if m in ("relations", "citations", "links", "similar", "tags", "hops")
+    )
+    return jsonify(graph_view(get_store(), node_id, int_arg("depth", 1, 1, 3), int_arg("max", 30, 5, 300), more))
 
 
 def _filters() -> dict:
@@ -40,7 +46,11 @@ def page():  # type: ignore[no-untyped-def]
 
 @bp.get("/api/graph")
 def full_json():  # type: ignore[no-untyped-def]
-    return jsonify(full_graph_view(get_store(), **_filters()))
+    """The full graph's JSON, serialised once per store generation and set of filters."""
+    store, f = get_store(), _filters()
+    key = "fullgraph-json:" + json.dumps(f, sort_keys=True)
+    body = cached(store, key, lambda: json.dumps(full_graph_view(store, **f), separators=(",", ":")))
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/static/vendor/vis-network-9.1.2.min.js")

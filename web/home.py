@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from kg.views import home_view, stats_view
 from web.db import get_store
+from web.homeview import home_view
+from web.views import stats_view
 
 bp = Blueprint("home", __name__)
 

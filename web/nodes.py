@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from kg.views import node_view, preview
 from web.db import get_store
 from web.params import int_arg
+from web.views import node_view, preview
 
 bp = Blueprint("nodes", __name__)
 

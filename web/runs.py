@@ -12,9 +12,9 @@ from kg import bwrap, runlog, trust
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
-from kg.views import NotFound
 from web.db import get_store
 from web.params import int_arg
+from web.views import NotFound
 
 bp = Blueprint("runs", __name__)
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 
 from kg.search import related
-from kg.views import NotFound, search_view
 from web.db import embedder, get_store
 from web.params import int_arg, kind_arg, text_arg
+from web.views import NotFound, search_view
 
 bp = Blueprint("search", __name__)
 

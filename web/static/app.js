@@ -40,6 +40,7 @@
     }
     box.dataset.for = id;
     box.hidden = false;
+    if (window.kgMath) window.kgMath(box);
     place(x, y);
   }
 

@@ -1,6 +1,8 @@
 """The full graph: every node with a position, filtered by kind, tag, strand, relation and verdict.
 
-Beyond `limit` nodes the view keeps the best-connected ones and says so."""
+Positions and Louvain communities are computed once per ingest (kg.graph.layout) and kept in the store's settings
+table under the store's generation, so a restart or a second worker reuses them. Edges travel as index pairs
+to keep the JSON small. Beyond `limit` nodes the view keeps the best-connected ones and says so."""
 
 from __future__ import annotations
 
@@ -10,10 +12,33 @@ from typing import Any
 
 import networkx as nx
 
-from kg.layout import layout
+from kg.graph import layout
 from kg.store import Store
-from kg.views import cached, latest_runs
-from kg.vis import KIND_COLOURS, VERDICT_COLOURS
+from web.text import plain_tex
+from web.views import cached, latest_runs
+
+PALETTE = [
+    "#4f7cac", "#3f8f6b", "#b5533c", "#7a5aa6", "#b08d57", "#2a9d8f", "#c06c84", "#6c8a2a", "#d08a00", "#5c6bc0",
+    "#8d6e63", "#00838f", "#ad1457", "#558b2f", "#6d4c41", "#3949ab",
+]  # fmt: skip
+EDGE_KINDS = ["related", "links_to", "cites", "source", "draws_on", "states", "verifies", "tagged", "broader",
+              "similar", "embeds"]  # fmt: skip
+
+
+def _positions(store: Store, G: nx.Graph) -> dict[str, list[float]]:
+    key = f"layout:{store.generation()}"
+    saved = store.setting(key)
+    if saved:
+        return json.loads(saved)
+    pos, group = layout(G)
+    out = {n: [round(x, 2), round(y, 2), group[n]] for n, (x, y) in pos.items()}
+    try:
+        with store.transaction():
+            store.conn.execute("DELETE FROM settings WHERE key LIKE 'layout:%'")
+            store.set_setting(key, json.dumps(out, separators=(",", ":")))
+    except Exception:  # a read-only or busy store still gets a layout, just not a saved one
+        pass
+    return out
 
 
 def _structure(store: Store) -> dict[str, Any]:
@@ -29,12 +54,17 @@ def _structure(store: Store) -> dict[str, Any]:
     G = nx.Graph()
     G.add_nodes_from(nodes)
     G.add_edges_from((e["source"], e["target"]) for e in edges)
-    pos = layout(G)
+    pos = _positions(store, G)
     degree = dict(G.degree())
     for nid, n in nodes.items():
-        x, y = pos.get(nid, (0.0, 0.0))
-        n.update(x=round(x, 3), y=round(y, 3), degree=degree.get(nid, 0))
+        x, y, grp = pos.get(nid, (0.0, 0.0, 0))
+        n.update(x=x, y=y, community=int(grp), degree=degree.get(nid, 0), label=plain_tex(n["title"]))
     return {"nodes": nodes, "edges": edges}
+
+
+def warm(store: Store) -> None:
+    """Build and cache the full graph's structure and layout for this generation."""
+    cached(store, "fullgraph", lambda: _structure(store))
 
 
 def full_graph_view(
@@ -47,7 +77,7 @@ def full_graph_view(
     focus: str = "",
     limit: int = 5000,
 ) -> dict[str, Any]:
-    """The filtered full graph as {nodes, edges, total, shown, sampled, facets}."""
+    """The filtered full graph as {nodes, edges (index pairs and a kind code), edge_kinds, total, shown, ...}."""
     data = cached(store, "fullgraph", lambda: _structure(store))
     nodes, edges = data["nodes"], data["edges"]
     claims = [n for n, d in nodes.items() if d["kind"] == "claim"]
@@ -77,21 +107,32 @@ def full_graph_view(
             best[-1] = focus
         chosen = set(best)
         kept_edges = [e for e in kept_edges if e["source"] in chosen and e["target"] in chosen]
+    order = sorted(chosen)
+    index = {nid: i for i, nid in enumerate(order)}
     out_nodes = []
-    for nid in sorted(chosen):
+    for nid in order:
         n = nodes[nid]
-        colour = VERDICT_COLOURS.get(verdicts.get(nid) or "", KIND_COLOURS.get(n["kind"], "#777"))
         out_nodes.append(
             {
                 "id": nid,
-                "label": n["title"],
+                "label": n["label"],
                 "kind": n["kind"],
+                "strand": n["strand"],
+                "verdict": (verdicts.get(nid) or "unverified") if n["kind"] == "claim" else "",
                 "x": n["x"],
                 "y": n["y"],
-                "size": 2 + min(n["degree"], 40) ** 0.5 * 2,
-                "color": colour,
+                "size": round(1.5 + min(n["degree"], 60) ** 0.5 * 0.9, 1),
+                "color": PALETTE[n["community"] % len(PALETTE)],
             }
         )
+    codes = {k: i for i, k in enumerate(EDGE_KINDS)}
+    seen: set[tuple[int, int]] = set()
+    pairs = []
+    for e in kept_edges:
+        a, b = index[e["source"]], index[e["target"]]
+        if (a, b) not in seen and a != b:
+            seen.add((a, b))
+            pairs.append([a, b, codes.get(e["kind"], 0)])
     facets = {
         "kinds": dict(Counter(n["kind"] for n in nodes.values())),
         "strands": dict(Counter(n["strand"] for n in nodes.values() if n["strand"])),
@@ -100,7 +141,8 @@ def full_graph_view(
     }
     return {
         "nodes": out_nodes,
-        "edges": kept_edges,
+        "edges": pairs,
+        "edge_kinds": EDGE_KINDS,
         "total": total,
         "shown": len(out_nodes),
         "sampled": sampled,

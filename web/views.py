@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-from collections import Counter
 from typing import Any
 
-from ingest.records import slugify
 from kg import runlog, trust
 from kg.embeddings import Embedder
-from kg.graph import communities, neighbourhood_from_store
-from kg.render import render_markdown
+from kg.linkmap import link_key, link_targets
 from kg.search import fts_query, related, related_to_text, search
 from kg.store import Store
+from web.render import Links, Target, render_markdown, section
 
-STRANDS = [
-    ("solvable-settings", "Solvable settings"),
-    ("tractable-limits", "Tractable limits"),
-    ("empirical-laws", "Empirical laws"),
-    ("hyperparameter-theories", "Hyperparameter theories"),
-    ("universal-behaviours", "Universal behaviours"),
-]
 NOTE_KINDS = ("concept", "inquiry")
 
 
@@ -45,29 +35,31 @@ def cached(store: Store, name: str, build: Any) -> Any:
     value = build()
     with _cache_lock:
         _cache[key] = (gen, value)
+        while len(_cache) > 64:  # filtered full-graph views are cached too; keep the most recent few
+            _cache.pop(next(iter(_cache)))
     return value
 
 
-def _resolver_table(store: Store) -> dict[str, tuple[str, bool, str]]:
-    table: dict[str, tuple[str, bool, str]] = {}
-    rows = store.conn.execute("SELECT id, title, meta FROM nodes WHERE kind IN ('concept', 'inquiry')")
-    for nid, title, meta in rows:
-        m = json.loads(meta)
-        aliases = m.get("aliases") or []
-        entry = (nid, bool(m.get("stub")), str(aliases[0]) if aliases else title)
-        for name in [*(m.get("aliases") or []), title, nid]:
-            table.setdefault(str(name).strip().lower(), entry)
-    return table
+def links_for(store: Store, node_id: str, depth: int = 0) -> Links:
+    """How links in `node_id`'s body resolve (through the shared link map), and how its embeds render."""
+    table = link_targets(store.conn, node_id)
+    nodes = store.nodes(sorted(set(table.values())))
 
+    def resolve(name: str) -> Target | None:
+        n = nodes.get(table.get(link_key(name), ""))
+        if n is None:
+            return None
+        return Target(n["id"], n["kind"], n["title"], bool(n["meta"].get("stub")))
 
-def resolver(store: Store) -> Any:
-    table = cached(store, "resolver", lambda: _resolver_table(store))
+    def embed(target: Target, heading: str) -> str | None:
+        if depth >= 1 or target.kind not in NOTE_KINDS:
+            return None  # one level deep: an embed inside an embed is a link
+        n = store.node(target.id)
+        text = (n or {}).get("text") or ""
+        part = section(text, heading) if heading else text
+        return None if part is None else render_markdown(part, links_for(store, target.id, depth + 1))
 
-    def resolve(name: str) -> tuple[str, bool, str] | None:
-        low = name.strip().lower().removesuffix(".md")
-        return table.get(low) or table.get(low.rsplit("/", 1)[-1]) or table.get(slugify(low.rsplit("/", 1)[-1]))
-
-    return resolve
+    return Links(resolve, embed)
 
 
 def card(n: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -118,6 +110,47 @@ def unlinked_mentions(store: Store, node: dict[str, Any], linked: set[str], limi
     return [card(nodes[i], snippet=out[i]["snippet"]) for i in list(out)[:limit] if i in nodes]
 
 
+def _relation_text(label: str, context: str) -> str:
+    """The sentence of a relation, without the label it repeats ("extends: extends the …" → "extends the …").
+
+    >>> _relation_text("extends", "extends: the five bodies of evidence")
+    'the five bodies of evidence'
+    """
+    context = " ".join((context or "").split())
+    if label and context.lower().startswith(label.lower() + ":"):
+        context = context[len(label) + 1 :].strip()
+    return context
+
+
+def related_rows(store: Store, out_edges: list[dict[str, Any]], in_edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Related concepts: one row per neighbour, with each distinct relation label and the sentence of each link,
+    strongest first (summed weight of its links, then the number of links, then title)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for e, other, inverse in [(e, e["target"], False) for e in out_edges] + [(e, e["source"], True) for e in in_edges]:
+        row = rows.setdefault(other, {"links": [], "labels": [], "strength": 0.0})
+        label = (e["label"] or "related").strip().rstrip(":").strip()
+        text = _relation_text(label, e["context"] or "")
+        if label not in row["labels"]:
+            row["labels"].append(label)
+        if not any(x["label"] == label and x["text"] == text for x in row["links"]):
+            row["links"].append({"label": label, "text": text, "inverse": inverse})
+        row["strength"] += float(e["weight"] or 1.0)
+    nodes = store.nodes(list(rows))
+    out = [card(nodes[i], **row) for i, row in rows.items() if i in nodes]
+    return sorted(out, key=lambda r: (-r["strength"], -len(r["links"]), r["title"].lower()))
+
+
+def related_papers(store: Store, node_id: str, cited: list[dict[str, Any]], limit: int = 8) -> list[dict[str, Any]]:
+    """The note's own cited papers first (marked `cited`, with their cosine when known), then the nearest
+    other papers by cosine."""
+    near = related(store, node_id, kind="paper", limit=limit + len(cited))
+    score = {r["id"]: r["score"] for r in near}
+    seen = {c["id"] for c in cited}
+    out = [{**c, "cited": True, "score": score.get(c["id"])} for c in cited]
+    out += [{**r, "cited": False} for r in near if r["id"] not in seen][: max(limit - len(out), 3)]
+    return out
+
+
 def node_view(store: Store, node_id: str) -> dict[str, Any]:
     """Everything a node page shows, for any kind of node."""
     node = store.node(node_id)
@@ -140,19 +173,18 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
             "line": node["line"],
             "updated_at": node["updated_at"],
             "text": node["text"],
-            "html": render_markdown(node["text"], resolver(store)) if node["kind"] in NOTE_KINDS else "",
+            "html": render_markdown(node["text"], links_for(store, node_id)) if node["kind"] in NOTE_KINDS else "",
             "meta": m,
         },
         "tags": _cards(store, by(out_edges, "tagged"), "target"),
-        "sources": _cards(store, by(out_edges, "cites"), "target"),
+        "sources": _cards(store, by(out_edges, "cites") + by(out_edges, "source"), "target"),
         "inquiries": _cards(store, by(in_edges, "draws_on"), "source"),
         "draws_on": _cards(store, by(out_edges, "draws_on"), "target"),
-        "related": _cards(store, by(out_edges, "related"), "target", label="label", context="context")
-        + _cards(store, by(in_edges, "related"), "source", label="label", context="context"),
+        "related": related_rows(store, by(out_edges, "related"), by(in_edges, "related")),
         "backlinks": _cards(store, by(in_edges, "links_to"), "source", context="context"),
         "links": _cards(store, by(out_edges, "links_to"), "target", context="context"),
         "claims": _cards(store, by(out_edges, "states"), "target"),
-        "cited_by": _cards(store, by(in_edges, "cites"), "source"),
+        "cited_by": _cards(store, by(in_edges, "cites") + by(in_edges, "source"), "source"),
         "tagged": _cards(store, by(in_edges, "tagged"), "source"),
         "narrower": _cards(store, by(in_edges, "broader"), "source"),
         "broader": _cards(store, by(out_edges, "broader"), "target"),
@@ -160,12 +192,8 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
         "similar": [],
         "unlinked_mentions": [],
     }
-    for rel in view["related"]:
-        rel["inverse"] = rel["id"] in {e["source"] for e in by(in_edges, "related")} and rel["id"] not in {
-            e["target"] for e in by(out_edges, "related")
-        }
     if node["kind"] != "tag":
-        view["related_papers"] = related(store, node_id, kind="paper", limit=8)
+        view["related_papers"] = related_papers(store, node_id, view["sources"])
         view["similar"] = [r for r in related(store, node_id, limit=12) if r["kind"] != "paper"][:6]
     if node["kind"] in NOTE_KINDS:
         linked = {e["source"] for e in by(in_edges, "links_to")}
@@ -207,6 +235,16 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
     return view
 
 
+def prediction_rows(prediction: list[dict[str, Any]], run: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each predicted item beside what the last finished run measured, and whether it passed."""
+    checks = {c.get("metric"): c for c in (run or {}).get("checks") or [] if isinstance(c, dict)}
+    rows = []
+    for p in prediction:
+        c = checks.get(p.get("metric"), {})
+        rows.append({**p, "measured": c.get("measured"), "ok": c.get("ok") if c else None, "problem": c.get("problem")})
+    return rows
+
+
 def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]]) -> dict[str, Any]:
     """A claim: its prediction, its experiment, the note that states it, and its runs."""
     m = node["meta"]
@@ -216,6 +254,7 @@ def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]
     runs = listed["runs"]
     latest = latest_runs(store, [node["id"]]).get(node["id"])
     return {
+        "predictions": prediction_rows(m.get("prediction", []), latest),
         "prediction": m.get("prediction", []),
         "control": m.get("control", []),
         "params": m.get("params", {}),
@@ -239,79 +278,27 @@ def preview(store: Store, node_id: str) -> dict[str, Any]:
     return card(n)
 
 
-def _community_data(store: Store) -> list[dict[str, Any]]:
-    from kg.graph import build_graph
-
-    G = build_graph(store, similar=True)
-    keep = [n for n, d in G.nodes(data=True) if d["kind"] in ("concept", "inquiry", "claim") and not d["stub"]]
-    H = G.subgraph(keep).copy()
-    groups = []
-    for members in communities(H):
-        if len(members) < 2:
-            continue
-        deg = sorted(members, key=lambda n: (-H.degree(n), n))
-        strands = Counter(G.nodes[n].get("strand") for n in members if G.nodes[n].get("strand"))
-        tags = Counter(
-            t[4:]
-            for n in members
-            if G.nodes[n]["kind"] == "concept"
-            for _s, t, d in G.out_edges(n, data=True)
-            if d["kind"] == "tagged" and not t.startswith(("tag:strand", "tag:claim", "tag:inquiry"))
-        )
-        label = tags.most_common(1)[0][0] if tags else G.nodes[deg[0]]["title"]
-        groups.append(
-            {
-                "label": label.replace("topic/", "").replace("-", " "),
-                "size": len(members),
-                "strand": strands.most_common(1)[0][0] if strands else "",
-                "members": [{"id": n, "title": G.nodes[n]["title"], "kind": G.nodes[n]["kind"]} for n in deg[:12]],
-            }
-        )
-    return groups
-
-
-def home_view(store: Store) -> dict[str, Any]:
-    """The concept map: counts, communities, the five strands, recent notes, and claims by verdict."""
-    notes = store.db.query(
-        "SELECT id, kind, title, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
-        "ORDER BY updated_at DESC, id"
-    )
-    # Filtered here, not with json_extract: SQLite refuses a whole query if one note's meta holds NaN.
-    notes = [n for n in ({**n, "meta": json.loads(n["meta"])} for n in notes) if n["meta"].get("stub") is not True]
-    strands = []
-    for slug, name in STRANDS:
-        members = [card(n) for n in notes if n["meta"].get("strand") == slug and n["kind"] == "concept"]
-        strands.append(
-            {"slug": slug, "name": name, "count": len(members), "notes": sorted(members, key=lambda c: c["title"])}
-        )
-    claims = store.nodes_of_kind("claim")
-    runs = latest_runs(store, [c["id"] for c in claims])
-    by_verdict = Counter(runs[c["id"]]["verdict"] if c["id"] in runs else "unverified" for c in claims)
-    return {
-        "stats": store.stats(),
-        "communities": cached(store, "communities", lambda: _community_data(store)),
-        "strands": strands,
-        "frame": [card(n) for n in notes if n["meta"].get("strand") == "frame" and n["kind"] == "concept"],
-        "recent": [card(n, updated_at=n["updated_at"]) for n in notes[:8]],
-        "claims_by_verdict": dict(sorted(by_verdict.items())),
-        "claims": [
-            card(c, verdict=runs[c["id"]]["verdict"] if c["id"] in runs else None, strand=c["meta"].get("strand", ""))
-            for c in claims
-        ],
-    }
-
-
-def graph_view(store: Store, node_id: str, depth: int, max_nodes: int = 150) -> dict[str, Any]:
-    """A node's neighbourhood as node-link JSON, with vis-network styling: colour by kind, size by degree."""
-    from kg.vis import style_graph
+def graph_view(store: Store, node_id: str, depth: int, budget: int = 30, more: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A node's neighbourhood map as node-link JSON with vis-network styling, and what was left out."""
+    from web.mapview import map_graph, select
+    from web.vis import style_graph
 
     if store.node(node_id) is None:
         raise NotFound(node_id)
-    G = neighbourhood_from_store(store, node_id, depth, max_nodes=max_nodes)
+    ids, left = select(store, node_id, depth, budget, set(more))
+    G = map_graph(store, ids)
     claims = [n for n, d in G.nodes(data=True) if d["kind"] == "claim"]
     verdicts = {c: r["verdict"] for c, r in latest_runs(store, claims).items()}
     data = style_graph(G, node_id, verdicts)
-    data["graph"] = {"centre": node_id, "depth": depth, "truncated": G.number_of_nodes() >= max_nodes}
+    data["graph"] = {
+        "centre": node_id,
+        "depth": depth,
+        "budget": budget,
+        "more": list(more),
+        "shown": G.number_of_nodes(),
+        "left_out": left,
+        "truncated": bool(left),
+    }
     return data
 
 
