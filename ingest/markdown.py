@@ -42,9 +42,13 @@ def _blank(m: re.Match[str]) -> str:
 
 
 def blank_code(body: str) -> str:
-    """Replace code, comments and math with spaces so links, tags and citations inside them are ignored
-    while every offset holds."""
-    return INLINE_CODE.sub(_blank, COMMENT.sub(_blank, FENCE.sub(_blank, body)))
+    """Replace code with spaces so links, tags and citations inside it are ignored while every offset holds."""
+    return INLINE_CODE.sub(_blank, FENCE.sub(_blank, body))
+
+
+def blank_comments(scan: str) -> str:
+    """Also blank `%%comments%%` and HTML comments, which Obsidian hides and never links from."""
+    return COMMENT.sub(_blank, scan)
 
 
 def blank_math(scan: str) -> str:
@@ -88,7 +92,7 @@ def parse_note(text: str, path: str, node_id: str) -> Iterator[NodeRecord | Edge
     for kind, line, message in fm.warnings:
         yield FileWarning(path, line, kind, message)
     meta, body = fm.meta, fm.body
-    scan = blank_math(blank_code(body))
+    scan = blank_math(blank_comments(blank_code(body)))
     lines = Lines(body, fm.body_line)
     stem = posixpath.basename(path)
     stem = stem[: stem.rfind(".")] if "." in stem else stem
