@@ -273,6 +273,13 @@ class _Resolver:
             if tid is not None:
                 e.target = tid
                 self._remember(e, target)
+                if rel in vault.pdf_papers and e.kind in ("links_to", "embeds"):
+                    # A link to a paper's PDF cites the paper; an embed shows it and cites it too.
+                    cite = EdgeRecord(e.source, tid, "cites", "wikilink", 1.0, "", e.context, e.path, e.line)
+                    cite.ref = e.ref
+                    self.add(cite, pf.source.root)
+                    if e.kind == "links_to":
+                        return
                 self.add(e, pf.source.root)
                 return
         paper = paper_lookup(target, self.refs) if e.kind in ("links_to", "embeds") else None

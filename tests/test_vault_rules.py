@@ -170,19 +170,17 @@ def test_nothing_is_skipped_silently(tmp_path: Path, store: Store):
 
 
 def test_attachments_are_attachments(tmp_path: Path, store: Store):
-    pdf = (Path(__file__).parent / "data" / "vault" / "papers").glob("*.pdf")
+    pdf = Path(__file__).resolve().parent.parent / "data" / "papers" / "saxe2014-sample.pdf"
     vault = write(
         tmp_path / "v",
         {
             "img/figure.png": b"\x89PNG\r\n\x1a\n",
             "n.md": "See ![[figure.png|300]], ![alt](img/figure.png), [[gone.png]] and [[data.csv]].",
             "data.csv": "a,b\n",
+            "papers/saxe.pdf": pdf.read_bytes(),
+            "m.md": "Read [[saxe.pdf]], and see it: ![[saxe.pdf#page=2]].",
         },
     )
-    pdfs = list(pdf)
-    if pdfs:
-        (vault / "paper.pdf").write_bytes(pdfs[0].read_bytes())
-        (vault / "m.md").write_text("Read [[paper.pdf]].")
     report = run(store, vault)
     att = store.node("file:img/figure.png")
     assert att["kind"] == "attachment" and att["meta"]["mime"] == "image/png" and att["path"] == "img/figure.png"
@@ -191,9 +189,11 @@ def test_attachments_are_attachments(tmp_path: Path, store: Store):
     assert [w["kind"] for w in report.warnings] == ["missing-attachment"]
     stubs = store.conn.execute("SELECT count(*) FROM nodes WHERE kind = 'concept' AND meta LIKE '%stub%'")
     assert stubs.fetchone()[0] == 0
-    if pdfs:
-        cited = store.edges("m", "out", ("links_to",))
-        assert len(cited) == 1 and store.node(cited[0]["target"])["kind"] == "paper"
+    # A linked or embedded PDF is the paper that PDF gives, and the note cites it.
+    cited = store.edges("m", "out", ("cites",))
+    assert len(cited) == 1 and store.node(cited[0]["target"])["kind"] == "paper"
+    assert [e["target"] for e in store.edges("m", "out", ("embeds",))] == [cited[0]["target"]]
+    assert store.edges("m", "out", ("links_to",)) == []
 
 
 BIB = "@article{saxe2013, title={Exact solutions}, author={Saxe, A.}, year={2013}, eprint={1312.6120}}\n"
