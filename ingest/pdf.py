@@ -85,7 +85,18 @@ def parse_pdf(data: bytes, path: str) -> Iterator[NodeRecord]:
         if not layout_title and len(reader.pages) > 1:  # a cover page or a full-page figure comes first
             layout_title, layout_authors, _ = read_first_page(reader.pages[1])
         pages = [p.extract_text() or "" for p in reader.pages[:MAX_PAGES]]
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError, IndexError) as exc:
+    except (
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        RecursionError,
+        IndexError,
+        OverflowError,  # found by atheris: a length too large for C (tests/fuzz/crashes/pdf-overflow.pdf)
+        ZeroDivisionError,
+    ) as exc:
         raise ParseError(f"PDF is corrupt or unreadable ({type(exc).__name__}: {exc}); re-download it") from None
     text = "\n".join(pages)[:MAX_TEXT]
     title = meta_title if meta_title and (not layout_title or titles_agree(meta_title, layout_title)) else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,3 +49,13 @@ def test_deep_nesting_is_an_error_or_records_not_a_crash(fmt):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 200 * 1024 * 1024
+
+
+CRASHES = Path(__file__).parent / "fuzz" / "crashes"
+
+
+@pytest.mark.parametrize("path", sorted(CRASHES.iterdir()), ids=lambda p: p.name)
+def test_inputs_that_once_crashed_a_parser(path: Path):
+    """Every input a fuzzing campaign found to crash a parser: now records or a per-file error."""
+    fmt = {".pdf": "pdf", ".md": "markdown", ".bib": "bibtex", ".xml": "atom", ".jsonl": "jsonl"}[path.suffix]
+    parse_any(fmt, path.read_bytes())
