@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make run    venv + CPU torch + package, ingest data/, serve the app on http://127.0.0.1:5000
-#   make test   the same set-up plus Chromium, then the whole test suite
+#   make test   the same set-up plus Chromium, then mypy and the whole test suite (in parallel)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 KG := $(VENV)/bin/kg
@@ -8,7 +8,7 @@ PORT ?= 5000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run ingest serve test test-fast browser lint bench bench-full clean
+.PHONY: install run ingest serve test test-fast typecheck browser lint bench bench-full clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -30,11 +30,16 @@ run: ingest serve
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
-	$(PY) -m pytest
+# The whole suite on every core (pytest-xdist); each worker loads the real model once (a session fixture).
+test: install browser typecheck
+	$(PY) -m pytest -n auto
 
+# Fake embedder, no browser, no real model: about a minute.
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	KG_EMBEDDER=fake $(PY) -m pytest -m "not slow" -n auto
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
