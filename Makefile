@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make run    venv + CPU torch + package, ingest data/, serve the app on http://127.0.0.1:5000
-#   make test   the same set-up plus Chromium, then the whole test suite
+#   make test   the same set-up plus Chromium, then mypy and the whole test suite (in parallel)
 # Both install bubblewrap (Debian's `bubblewrap`): every experiment runs inside it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +9,7 @@ PORT ?= 5000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run ingest serve test test-fast browser sandbox lint bench bench-full clean
+.PHONY: install run ingest serve test test-fast typecheck browser sandbox lint bench bench-full clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -34,11 +34,16 @@ browser:
 sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 
-test: install browser sandbox
-	$(PY) -m pytest
+# The whole suite on every core (pytest-xdist); each worker loads the real model once (a session fixture).
+test: install browser sandbox typecheck
+	$(PY) -m pytest -n auto
 
+# Fake embedder, no browser, no real model: about a minute.
 test-fast: install sandbox
-	$(PY) -m pytest -m "not slow"
+	KG_EMBEDDER=fake $(PY) -m pytest -m "not slow" -n auto
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'

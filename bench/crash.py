@@ -26,14 +26,12 @@ from pathlib import Path
 from bench.server import free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 KG = [sys.executable, "-m", "kg.cli"]
 ENV = {**os.environ, "KG_EMBEDDER": "fake"}
 
 
 def dump(db: Path) -> dict:
-    from conftest import dump as _dump
-
+    from bench.storedump import dump as _dump
     from kg.store import Store
 
     with Store(db) as s:

@@ -116,7 +116,7 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     from bench.vault import make_vault, n_topics
     from kg.embeddings import EMBED_KINDS, SentenceEmbedder
     from kg.search import search
-    from kg.similarity import EXACT_LIMIT, _rows, _rows_ivf
+    from kg.similarity import EXACT_LIMIT, _rows, _rows_hnsw
     from kg.store import Store
     from kg.writer import ingest
     from web import create_app
@@ -131,7 +131,7 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     ids, _k, mat = store.vectors(EMBED_KINDS)
     t = time.perf_counter()
     approx = (
-        _rows_ivf(ids, mat, 10, -1.0) if len(ids) > EXACT_LIMIT else _rows(ids, mat, list(range(len(ids))), 10, -1.0)
+        _rows_hnsw(ids, mat, 10, -1.0) if len(ids) > EXACT_LIMIT else _rows(ids, mat, list(range(len(ids))), 10, -1.0)
     )
     sim_s = time.perf_counter() - t
     got: dict[str, set[str]] = {}
@@ -178,7 +178,7 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
         "generate_s": gen_s,
         "ingest_s": report.seconds,
         "similar_s": sim_s,
-        "similar_method": "ivf" if len(ids) > EXACT_LIMIT else "exact",
+        "similar_method": "hnsw" if len(ids) > EXACT_LIMIT else "exact",
         "recall_at_10": recall,
         "search_p50_ms": pct(lat, 50),
         "search_p95_ms": pct(lat, 95),

@@ -97,13 +97,32 @@ class FakeEmbedder:
 
 
 _DEFAULT: Embedder | None = None
+ENCODERS = ("onnx", "torch")
+
+
+def real_embedder(encoder: str | None = None) -> Embedder:
+    """The real model on `encoder` ("onnx" or "torch"; default `$KG_ENCODER`, else ONNX when it can run).
+
+    ONNX Runtime runs the int8 graph of kg.onnx_encoder (about 2× torch fp32, see BENCHMARKS.md); its vectors
+    carry their own model name, so the embedding cache never mixes them with torch's.
+    """
+    from kg import onnx_encoder
+
+    choice = (encoder or os.environ.get("KG_ENCODER") or "").strip().lower()
+    if choice and choice not in ENCODERS:
+        raise ValueError(f"KG_ENCODER={choice!r} is not an encoder; use one of {', '.join(ENCODERS)} or unset it")
+    if choice == "onnx" and not onnx_encoder.available():
+        raise ValueError("KG_ENCODER=onnx but onnxruntime is not installed; pip install onnxruntime onnx")
+    if choice == "torch" or (not choice and not onnx_encoder.available()):
+        return SentenceEmbedder()
+    return onnx_encoder.OnnxEmbedder()
 
 
 def default_embedder() -> Embedder:
-    """The process-wide embedder: the real model, unless KG_EMBEDDER=fake (for quick test runs)."""
+    """The process-wide embedder: the real model (see `real_embedder`), or KG_EMBEDDER=fake for quick runs."""
     global _DEFAULT
     if _DEFAULT is None:
-        _DEFAULT = FakeEmbedder() if os.environ.get("KG_EMBEDDER") == "fake" else SentenceEmbedder()
+        _DEFAULT = FakeEmbedder() if os.environ.get("KG_EMBEDDER") == "fake" else real_embedder()
     return _DEFAULT
 
 

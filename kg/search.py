@@ -13,6 +13,7 @@ import numpy as np
 
 from kg import synonyms
 from kg.embeddings import EMBED_KINDS, Embedder
+from kg.index import VectorIndex
 from kg.store import Store
 
 KEYWORD_WEIGHT = 0.5
@@ -34,28 +35,32 @@ def fts_query(q: str) -> str:
 
 
 @dataclass
-class VectorIndex:
+class SearchIndex:
+    """Every embedded node's vector in a kg.index.VectorIndex, with ids and kinds by row."""
+
     generation: int
     ids: list[str]
     kind_codes: np.ndarray  # position of each node's kind in KINDS
-    matrix: np.ndarray
+    vectors: VectorIndex
     position: dict[str, int]
 
 
-_INDEX: dict[str, VectorIndex] = {}
+_INDEX: dict[str, SearchIndex] = {}
 _EMBED_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kg-embed")
 _INDEX_LOCK = threading.Lock()
 
 
-def vector_index(store: Store) -> VectorIndex:
-    """All node vectors in memory, reloaded only when an ingest has changed the store."""
+def vector_index(store: Store) -> SearchIndex:
+    """All node vectors, indexed once and rebuilt only when an ingest has changed the store."""
     gen = store.generation()
     with _INDEX_LOCK:
         idx = _INDEX.get(store.path)
         if idx is None or idx.generation != gen:
+            _INDEX.pop(store.path, None)  # let the old index go before the new one is built
             ids, kinds, mat = store.vectors(EMBED_KINDS)
             codes = np.array([KINDS.index(k) for k in kinds], dtype=np.int8)
-            idx = VectorIndex(gen, ids, codes, mat, {nid: i for i, nid in enumerate(ids)})
+            idx = SearchIndex(gen, ids, codes, VectorIndex(mat), {nid: i for i, nid in enumerate(ids)})
+            del mat
             _INDEX[store.path] = idx
     return idx
 
@@ -75,7 +80,7 @@ def encode_query(embedder: Embedder, q: str) -> np.ndarray:
     return vec
 
 
-def _semantic(index: VectorIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
+def _semantic(index: SearchIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
     return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, encode_query(embedder, q), kind, pool)]
 
 
@@ -91,23 +96,17 @@ def nearest(
 
 
 def _nearest_in(
-    idx: VectorIndex, vec: np.ndarray, kind: str | None, limit: int, exclude: str | None = None
+    idx: SearchIndex, vec: np.ndarray, kind: str | None, limit: int, exclude: str | None = None
 ) -> list[tuple[str, float]]:
     if not idx.ids:
         return []
-    scores = idx.matrix @ vec.astype(np.float32)
-    mask = np.ones(len(idx.ids), dtype=bool)
+    allowed = None
     if kind:
-        mask &= idx.kind_codes == (KINDS.index(kind) if kind in KINDS else -1)
-    if exclude is not None and exclude in idx.position:
-        mask[idx.position[exclude]] = False
-    scores = np.where(mask, scores, -np.inf)
-    n = min(limit, int(mask.sum()))
-    if n <= 0:
-        return []
-    top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(idx.ids[i], float(scores[i])) for i in top]
+        allowed = idx.kind_codes == (KINDS.index(kind) if kind in KINDS else -1)
+    skip = idx.position.get(exclude, -1) if exclude is not None else -1
+    scores, rows = idx.vectors.search(vec, limit + (skip >= 0), allowed=allowed)
+    hits = [(idx.ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0 and r != skip]
+    return hits[:limit]
 
 
 @dataclass
@@ -129,21 +128,40 @@ def _ranked(store: Store, query: str, kind: str | None, limit: int, skip: set[in
     return [(r, float(s)) for r, s in store.conn.execute(sql, args) if r not in skip][:limit]
 
 
+# A word held by more than this many nodes is left out of the any-word fallback. Its BM25 weight is small, and
+# ranking every node that holds it was the search tail at 100k notes (BENCHMARKS.md). Counting stops at the cap,
+# so sizing a word costs at most this many doclist entries.
+COMMON_DF = 2000
+
+
+def _rare_terms(store: Store, terms: list[str], kind: str | None) -> list[str]:
+    """The query's clauses (quoted words, or a word's synonyms ORed) that at most COMMON_DF nodes hold (counted
+    up to the cap), rarest first."""
+    sql = "SELECT count(*) FROM (SELECT 1 FROM nodes_fts WHERE nodes_fts MATCH ?" + (" AND kind = ?" if kind else "")
+    sql += " LIMIT ?)"
+    counts = {}
+    for t in terms:
+        args: list[Any] = [t, *([kind] if kind else []), COMMON_DF + 1]
+        counts[t] = store.conn.execute(sql, args).fetchone()[0]
+    return sorted((t for t in terms if 0 < counts[t] <= COMMON_DF), key=lambda t: counts[t])
+
+
 def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordHit]:
     """BM25 hits, best first, each with a snippet and how much of the query it covers.
 
-    Nodes holding every word come first; nodes holding only some fill the rest. Snippets are made for the
-    returned rows only, never for every match.
+    Nodes holding every word come first; nodes holding only some of the rarer words fill the rest. Snippets
+    are made for the returned rows only, never for every match.
     """
     terms = quoted = synonyms.expand(q).fts_clauses()  # each word quoted; a known name ORs its synonyms
     if not terms:
         return []
     every = _ranked(store, " AND ".join(quoted), kind, limit, set())
-    some = (
-        _ranked(store, " OR ".join(quoted), kind, limit - len(every), {r for r, _ in every})
-        if len(every) < limit and len(terms) > 1
-        else []
-    )
+    some: list[tuple[int, float]] = []
+    rare = _rare_terms(store, terms, kind) if len(terms) > 1 else terms
+    if len(every) < limit and len(terms) > 1:
+        if rare:
+            either = " OR ".join(rare)
+            some = _ranked(store, either, kind, limit - len(every), {r for r, _ in every})
     ranked = every + some
     if not ranked:
         return []
@@ -154,7 +172,8 @@ def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordH
             f"SELECT f.rowid, n.id, snippet(nodes_fts, 1, '{OPEN}', '{CLOSE}', '…', 16), "
             f"highlight(nodes_fts, 0, '{OPEN}', '{CLOSE}') "
             f"FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid WHERE nodes_fts MATCH ? AND f.rowid IN ({marks})",
-            [" OR ".join(quoted), *[r for r, _ in ranked]],
+            # Snippets mark the rare words only: a common word's doclist costs more to read than the rest.
+            [" OR ".join(rare or terms), *[r for r, _ in ranked]],
         )
     }
     full = {r for r, _ in every}
@@ -167,7 +186,7 @@ def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordH
             coverage = 1.0
         else:
             found = {m.lower() for m in re.findall(f"{OPEN}(.*?){CLOSE}", snip + " " + title)}
-            coverage = min(1.0, len(found) / len(terms))
+            coverage = min(1.0, len(found) / len(terms))  # common words are not counted: a lower bound
         hits.append(KeywordHit(nid, snip, score, coverage))
     return hits
 

@@ -7,17 +7,19 @@ import sqlite3
 
 import numpy as np
 
+from kg.index import ALL_PAIRS_EXACT_LIMIT, VectorIndex
+
 BLOCK = 512
-# Above this many nodes a full rebuild searches clusters (IVF) instead of every pair; bench/ measures its recall.
-EXACT_LIMIT = 20000
-NPROBE = 16
+# Above this many nodes a full rebuild asks an HNSW graph instead of comparing every pair; changes to a few
+# nodes stay exact.
+EXACT_LIMIT = ALL_PAIRS_EXACT_LIMIT
 
 
 def top_k(sims: np.ndarray, k: int, threshold: float, order: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
     """For each row, the column indices and scores of its k best entries above `threshold`.
 
     Scores are rounded to 6 decimals and ties go to the lower `order` (default: the column index), so the
-    same neighbours come out whether a row is computed alone, in a block, or among IVF candidates.
+    same neighbours come out whether a row is computed alone or in a block.
 
     >>> top_k(np.array([[0.0, 0.9, 0.2, 0.8]]), 2, 0.5)
     [[(1, 0.9), (3, 0.8)]]
@@ -64,43 +66,18 @@ def _rows(ids: list[str], mat: np.ndarray, rows: list[int], k: int, threshold: f
     return out
 
 
-def kmeans(x: np.ndarray, n_clusters: int, rng: np.random.Generator, iters: int = 8) -> np.ndarray:
-    """Spherical k-means centroids of the rows of `x` (unit vectors)."""
-    centroids = x[rng.choice(len(x), n_clusters, replace=False)].copy()
-    for _ in range(iters):
-        assign = np.argmax(x @ centroids.T, axis=1)
-        for c in range(n_clusters):
-            members = x[assign == c]
-            if len(members):
-                v = members.sum(axis=0)
-                centroids[c] = v / (np.linalg.norm(v) or 1.0)
-    return centroids
-
-
-def _rows_ivf(ids: list[str], mat: np.ndarray, k: int, threshold: float, nprobe: int = NPROBE) -> list[tuple]:
-    """Approximate top-k for every row: each cluster's members search the `nprobe` nearest clusters."""
-    n = len(ids)
-    n_clusters = max(8, int(np.sqrt(n)))
-    rng = np.random.default_rng(0)
-    sample = mat[rng.choice(n, min(n, 40 * n_clusters), replace=False)]
-    centroids = kmeans(sample, n_clusters, rng)
-    assign = np.concatenate([np.argmax(mat[i : i + 8192] @ centroids.T, axis=1) for i in range(0, n, 8192)])
-    members = [np.nonzero(assign == c)[0] for c in range(n_clusters)]
-    near = np.argsort(-(centroids @ centroids.T), axis=1)[:, : min(nprobe, n_clusters)]
+def _rows_hnsw(ids: list[str], mat: np.ndarray, k: int, threshold: float) -> list[tuple]:
+    """Approximate top-k for every row from an HNSW graph (kg.index); bench/ measures its recall."""
+    scores, rows = VectorIndex(mat, exact_limit=0).neighbours(k)
+    scores = np.round(scores, 6)
     out = []
-    for c in range(n_clusters):
-        rows = members[c]
-        if not len(rows):
-            continue
-        cand = np.concatenate([members[p] for p in near[c]])
-        for start in range(0, len(rows), BLOCK):
-            block = rows[start : start + BLOCK]
-            sims = mat[block] @ mat[cand].T
-            sims[block[:, None] == cand[None, :]] = -np.inf
-            for r, best in zip(block, top_k(sims, k, threshold, order=cand), strict=True):
-                for j, score in best:
-                    c_id = ids[cand[j]]
-                    out.append((_edge_id(ids[r], c_id), ids[r], c_id, "similar", "embedding", round(score, 6)))
+    for r in range(len(ids)):
+        best = sorted(
+            ((float(s), int(c)) for s, c in zip(scores[r], rows[r], strict=True) if c >= 0 and s >= threshold),
+            key=lambda p: (-p[0], p[1]),
+        )
+        for score, c in best:
+            out.append((_edge_id(ids[r], ids[c]), ids[r], ids[c], "similar", "embedding", score))
     return out
 
 
@@ -152,7 +129,7 @@ def update_similar(
                 chunk,
             )
     if len(rows) == len(ids) and len(ids) > EXACT_LIMIT:
-        new = _rows_ivf(ids, mat, k, threshold)
+        new = _rows_hnsw(ids, mat, k, threshold)
     else:
         new = _rows(ids, mat, rows, k, threshold)
     conn.executemany(

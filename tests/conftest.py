@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -10,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kg.embeddings import FakeEmbedder
+from bench.storedump import dump  # noqa: F401  (tests import it from here)
+from kg.embeddings import Embedder, FakeEmbedder, real_embedder
 from kg.store import Store
 from kg.writer import ingest
 
@@ -39,31 +39,17 @@ def fake() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+@pytest.fixture(scope="session")
+def model() -> Embedder:
+    """The real model, loaded once per test process (each xdist worker has its own)."""
+    return real_embedder()
+
+
 @pytest.fixture
 def vault_store(vault: Path, store: Store, fake: FakeEmbedder):
     report = ingest(store, [str(vault)], fake, progress=False)
     assert report.errors == [], report.errors
     return store
-
-
-def dump(store: Store) -> dict:
-    """Everything a user can see in the store, without timestamps, for comparing two stores."""
-    nodes = [
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
-        for r in store.conn.execute("SELECT id, kind, title, text, path, line, embed_key, meta FROM nodes ORDER BY id")
-    ]
-    edges = list(
-        store.conn.execute(
-            "SELECT source, target, kind, origin, round(weight, 4), label, context FROM edges "
-            "ORDER BY source, target, kind, label"
-        )
-    )
-    fts = list(
-        store.conn.execute(
-            "SELECT n.id, f.title, f.body, f.kind FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid ORDER BY n.id"
-        )
-    )
-    return {"nodes": nodes, "edges": edges, "fts": fts}
 
 
 def kg_env(**extra: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import dump
 
 from kg.embeddings import FakeEmbedder
@@ -132,6 +133,7 @@ def test_reingest_after_an_edit_is_a_no_op(vault_store, vault, fake):
     assert vault_store.generation() == gen
 
 
+@pytest.mark.slow
 def test_broad_update_ends_where_a_clean_ingest_ends(tmp_path: Path):
     """Found by bench/crash.py: after an edit of many notes, tied `similar` scores let the incremental update
     and a clean ingest keep different neighbours."""

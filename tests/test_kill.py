@@ -10,9 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from conftest import DATA, KG, ROOT, dump, kg_env
 
 from kg.store import Store
+
+# Real `kg ingest` subprocesses over sizeable vaults: the full suite, not the fast one.
+pytestmark = pytest.mark.slow
 
 
 def corpus(tmp: Path) -> Path:

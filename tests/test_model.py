@@ -8,7 +8,6 @@ import shutil
 import pytest
 from conftest import DATA
 
-from kg.embeddings import SentenceEmbedder
 from kg.search import search
 from kg.store import Store
 from kg.writer import ingest
@@ -16,11 +15,6 @@ from kg.writer import ingest
 pytestmark = pytest.mark.slow
 
 PARAPHRASE = "abrupt comprehension emerging way beyond perfect fitting to training data"
-
-
-@pytest.fixture(scope="module")
-def model() -> SentenceEmbedder:
-    return SentenceEmbedder()
 
 
 @pytest.fixture(scope="module")
