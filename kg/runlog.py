@@ -39,8 +39,8 @@ def latest_runs(store: Store, claim_ids: list[str]) -> dict[str, dict[str, Any]]
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        rows = store.db.query(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        out.update({r["claim"]: r for r in rows})
+        found = store.db.query(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        out.update({r["claim"]: r for r in found})
     return out
 
 

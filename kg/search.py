@@ -81,7 +81,8 @@ def encode_query(embedder: Embedder, q: str) -> np.ndarray:
 
 
 def _semantic(index: SearchIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
-    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, encode_query(embedder, q), kind, pool)]
+    vec = encode_query(embedder, q)  # type: ignore[arg-type]
+    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, vec, kind, pool)]
 
 
 def nearest(
@@ -197,7 +198,9 @@ def split_marks(text: str) -> tuple[str, list[list[int]]]:
     >>> split_marks("a \\x02bc\\x03 d")
     ('a bc d', [[2, 4]])
     """
-    plain, spans, start = [], [], 0
+    plain: list[str] = []
+    spans: list[list[int]] = []
+    start = 0
     for part in re.split(f"([{OPEN}{CLOSE}])", " ".join(text.split())):
         if part == OPEN:
             start = sum(map(len, plain))
@@ -283,7 +286,8 @@ def related_to_text(
 ) -> list[dict[str, Any]]:
     """Nearest nodes to free text, e.g. related papers for a question."""
     _check(kind, limit)
-    return _cards(store, nearest(store, encode_query(embedder, text.strip()[:2000]), kind, limit))
+    vec = encode_query(embedder, text.strip()[:2000])  # type: ignore[arg-type]
+    return _cards(store, nearest(store, vec, kind, limit))
 
 
 def _cards(store: Store, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:

@@ -119,7 +119,7 @@ class Expansion:
         extra: list[str] = []
         seen = {_skeleton(w) for w in self.query.split()} | {_skeleton(self.query)}
         for g in dict.fromkeys(self.matched.values()):
-            names = []
+            names: list[str] = []
             for n in self.table.shown[g]:
                 if _skeleton(n) not in seen and len(names) < MAX_EXTRA_NAMES:
                     names.append(n)
