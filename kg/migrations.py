@@ -137,10 +137,43 @@ def _m003_fts_by_rowid(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_sweeps(conn: sqlite3.Connection) -> None:
+    """A sweep is one `kg verify` of a claim over its grid (seeds × swept params); its runs point to it."""
+    _script(
+        conn,
+        """
+        CREATE TABLE sweeps (
+            id TEXT PRIMARY KEY,
+            claim TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'declared',
+            status TEXT NOT NULL,
+            verdict TEXT,
+            grid TEXT NOT NULL DEFAULT '{}',
+            params TEXT NOT NULL DEFAULT '{}',
+            seeds TEXT NOT NULL DEFAULT '[]',
+            require REAL NOT NULL DEFAULT 1.0,
+            passed INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            summary TEXT NOT NULL DEFAULT '{}',
+            artefacts TEXT NOT NULL DEFAULT '[]',
+            executor TEXT NOT NULL DEFAULT 'local',
+            pid INTEGER,
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            seconds REAL
+        );
+        CREATE INDEX sweeps_claim ON sweeps(claim, created_at);
+        ALTER TABLE runs ADD COLUMN sweep TEXT;
+        CREATE INDEX runs_sweep ON runs(sweep)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_graph", _m001_graph),
     ("002_runs", _m002_runs),
     ("003_fts_by_rowid", _m003_fts_by_rowid),
+    ("005_sweeps", _m005_sweeps),
 ]
 
 
