@@ -36,6 +36,7 @@ from kg.runner import (
 from kg.store import Store
 
 GRIDS = ("declared", "web", "mechanism_off")
+HISTORY_FIELDS = ("id", "kind", "status", "verdict", "passed", "total", "executor", "created_at", "seconds")
 
 
 def runnable_claims(store: Store) -> list[str]:
@@ -154,6 +155,66 @@ def claim_sweeps(store: Store, claim_id: str, limit: int = 20) -> list[dict[str,
     return [_decode(r) for r in rows]
 
 
+def claim_distribution(store: Store, claim: dict[str, Any]) -> dict[str, Any]:
+    """What a claim page shows of its distribution: the declaration, the latest finished sweep (pass rate,
+    interval, per item the predicted band beside the measured median and range, its plot files) and the history."""
+    m = claim["meta"]
+    history = claim_sweeps(store, claim["id"])
+    done = [h for h in history if h["status"] == "done" and h["kind"] == "declared"] or [
+        h for h in history if h["status"] == "done"
+    ]
+    latest = None
+    if done:
+        h, summary = done[0], done[0]["summary"]
+        latest = {
+            "sweep": h["id"],
+            "kind": h["kind"],
+            "created_at": h["created_at"],
+            **{k: summary.get(k) for k in ("verdict", "headline", "passed", "total", "rate", "interval", "grid")},
+            "items": [
+                {k: it.get(k) for k in ("metric", "op", "value", "tolerance", "band", "passed", "total", "measured")}
+                for it in summary.get("items", [])
+            ],
+            "points": summary.get("points", []),
+            "plots": h["artefacts"],
+        }
+    return {
+        "declared": {
+            "seeds": m.get("seeds", 1),
+            "require": m.get("require", 1.0),
+            "sweep": m.get("sweep", {}),
+            "web_sweep": m.get("web_sweep", {}),
+            "mechanism_off": m.get("mechanism_off", {}),
+        },
+        "latest": latest,
+        "history": [
+            {k: h[k] for k in HISTORY_FIELDS} | {"headline": h["summary"].get("headline", "")} for h in history
+        ],
+    }
+
+
+def sweep_progress(store: Store, sweep_id: str) -> dict[str, Any] | None:
+    """A sweep as the Rerun button follows it: each run's status as it goes, the verdict once done."""
+    sweep = get_sweep(store, sweep_id)
+    if sweep is None:
+        return None
+    rows = store.db.query(
+        "SELECT id, seed, params, status, verdict, seconds FROM runs WHERE sweep = ? ORDER BY rowid", [sweep_id]
+    )
+    runs = [{**r, "params": json.loads(r["params"])} for r in rows]
+    return {
+        "id": sweep_id,
+        "claim": sweep["claim"],
+        "status": sweep["status"],
+        "verdict": sweep["verdict"],
+        "headline": sweep["summary"].get("headline", ""),
+        "done": sum(r["status"] == "done" for r in runs),
+        "total": len(runs),
+        "runs": runs,
+        "plots": sweep["artefacts"],
+    }
+
+
 def sweep_runs(store: Store, sweep_id: str) -> list[dict[str, Any]]:
     """The finished runs of a sweep, in the order they were created."""
     ids = [r[0] for r in store.conn.execute("SELECT id FROM runs WHERE sweep = ? ORDER BY rowid", (sweep_id,))]
@@ -256,8 +317,6 @@ def result(store: Store, p: Plan, sweep: dict[str, Any]) -> dict[str, Any]:
         "wall_seconds": sweep["seconds"],
         "metrics": summary["metrics"],
         "items": summary["items"],
-        "runs": [
-            {k: r[k] for k in ("id", "seed", "params", "verdict", "seconds", "metrics", "error")} for r in runs
-        ],
+        "runs": [{k: r[k] for k in ("id", "seed", "params", "verdict", "seconds", "metrics", "error")} for r in runs],
         "error": "; ".join(summary["problems"]),
     }

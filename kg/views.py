@@ -214,6 +214,8 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
 
 
 def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]]) -> dict[str, Any]:
+    from kg.verify import claim_distribution
+
     """A claim: its prediction, its experiment, the note that states it, and its runs."""
     m = node["meta"]
     stated_by = [e["source"] for e in in_edges if e["kind"] == "states"]
@@ -234,6 +236,7 @@ def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]
         "runs": runs,
         "verdict": done[0]["verdict"] if done else None,
         "active": next((r for r in runs if r["status"] in ("queued", "running")), None),
+        "distribution": claim_distribution(store, node),
     }
 
 
