@@ -97,3 +97,14 @@ def test_a_lost_worker_is_retried_once_then_the_run_is_an_error(dist_store, kill
     assert (rec.verdict, rec.attempts) == (verdict, attempts), rec.error
     if verdict == "error":
         assert "lost on the cluster after 2 attempts" in rec.error
+
+
+def test_embed_partitions_matches_the_in_process_embedder_in_input_order():
+    from kg.embed_dask import embed_partitions, partitions
+    from kg.embeddings import FakeEmbedder
+
+    texts = [f"note {i} about width {i % 7} and depth {i % 5}" for i in range(300)]
+    assert len(partitions(len(texts), 2)) == 5  # 64 texts at least per partition
+    out = embed_partitions(texts, 2, fake=True)
+    assert out.shape == (300, 384) and out.dtype.name == "float32"
+    assert (out == FakeEmbedder().encode(texts)).all()
