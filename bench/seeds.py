@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--executor", choices=["local", "dask"], default="local")
     ap.add_argument("--no-web", action="store_true", help="Skip timing the web sweeps.")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "seeds.json")
+    ap.add_argument("--workdir", type=Path, help="Keep the store and run folders here (default: a temporary one).")
     args = ap.parse_args(argv)
     os.environ.setdefault("KG_EMBEDDER", "fake")
     from kg.embeddings import FakeEmbedder
@@ -128,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     from kg.writer import ingest
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "kg.db"
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        db = work / "kg.db"
         with Store(db) as s:
             assert ingest(s, [str(ROOT / "data")], FakeEmbedder(), progress=False).errors == []
-        out = campaign(db, Path(tmp) / "runs", args.seeds, args.jobs, args.executor, not args.no_web)
+        out = campaign(db, work / "runs", args.seeds, args.jobs, args.executor, not args.no_web)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
     return 0 if report(out) else 1

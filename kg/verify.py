@@ -68,7 +68,7 @@ def build_grid(
     first_seed: int = 0,
     overrides: dict[str, Any] | None = None,
 ) -> Grid:
-    """The claim's grid of a kind: declared, web (the Rerun button's smaller grid) or mechanism_off.
+    """The claim's grid of a kind: declared, web (the Rerun button's smaller grid) or mechanism_off (no sweep).
 
     An override with a list value sweeps that param; a scalar fixes it (and drops it from the sweep).
     """
@@ -80,9 +80,9 @@ def build_grid(
     if kind == "mechanism_off":
         if not p.mechanism_off:
             raise ValueError(f"claim '{p.claim}' declares no mechanism_off variant")
+        # the mechanism-removed variant runs at the claim's own point: it must fail on every seed there
         params.update(p.mechanism_off)
-        for key in p.mechanism_off:
-            sweep.pop(key, None)
+        sweep = {}
     for key, value in (overrides or {}).items():
         if isinstance(value, list):
             sweep[key] = value
