@@ -183,3 +183,28 @@ def test_cli_seeds_and_set_override_the_declaration(dist_store):
     assert sorted({run["params"]["width"] for run in r["runs"]}) == [8, 16, 32]
     bad = subprocess.run([*KG, "verify", "law", "--set", "width", "--db", s.path], capture_output=True, text=True)
     assert bad.returncode == 2 and "key=value" in bad.stderr
+
+
+def test_claim_json_has_the_distribution_history_and_plot(dist_store):
+    from web import create_app
+
+    s, runs = dist_store
+    (law,) = verify_claims(s, ["law"], False, runs_dir=str(runs))
+    app = create_app(s.path, embedder=FakeEmbedder(), RUNS_DIR=str(runs))
+    client = app.test_client()
+    view = client.get("/api/node/claim:law").get_json()
+    d = view["claim"]["distribution"]
+    assert d["declared"]["seeds"] == 3 and d["declared"]["mechanism_off"] == {"broken": True}
+    latest = d["latest"]
+    assert latest["sweep"] == law["sweep"] and latest["headline"] == "verified: 6/6 runs (3 seeds × 2 widths)"
+    item = latest["items"][0]
+    assert item["band"] == [-0.6, -0.4] and item["passed"] == 6
+    assert -0.6 <= item["measured"]["min"] <= item["measured"]["median"] <= item["measured"]["max"] <= -0.4
+    assert [h["id"] for h in d["history"]] == [law["sweep"]]
+    png = client.get(f"/sweeps/{law['sweep']}/sweep.png")
+    assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
+    assert client.get(f"/sweeps/{law['sweep']}/../kg.db").status_code == 404
+    page = client.get("/node/claim:law").get_data(as_text=True)
+    assert f"/sweeps/{law['sweep']}/sweep.png" in page and "verified: 6/6 runs" in page
+    progress = client.get(f"/api/sweeps/{law['sweep']}").get_json()
+    assert (progress["status"], progress["done"], progress["total"]) == ("done", 6, 6)
