@@ -60,7 +60,7 @@ def wilson(passed: int, total: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def stats(values: Iterable[float]) -> dict[str, Any]:
+def stats(values: Iterable[Any]) -> dict[str, Any]:
     """n, median, quartiles, IQR and range of the finite values (None fields when there are none).
 
     >>> stats([1, 2, 3, 4, float("nan")])["median"], stats([1, 2, 3, 4])["iqr"]
