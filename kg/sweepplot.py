@@ -28,6 +28,8 @@ def plot_sweep(summary: dict[str, Any], runs: list[dict[str, Any]], folder: Path
     swept = list(summary.get("sweep") or {})
     xname = swept[0] if swept else "seed"
     xs_all = [r["params"].get(xname) if swept else r["seed"] for r in runs]
+    if all(isinstance(x, list) and len(x) == 1 for x in xs_all):  # a one-value list per run reads as its value
+        xs_all = [x[0] for x in xs_all]
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
     categories = sorted({json_key(x) for x in xs_all}) if not numeric else []
     fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=110)
