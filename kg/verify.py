@@ -242,19 +242,26 @@ OnRun = Callable[[str, dict[str, Any]], None]
 def run_grids(
     store: Store, grids: list[Grid], ex: Executor, folder: Path, on_run: OnRun | None = None
 ) -> list[dict[str, Any]]:
-    """Run the grids' points on one executor; write each record as it arrives, then close each sweep."""
+    """Run the grids' points on one executor; write each record as it arrives, and close each sweep (verdict,
+    summary, plot) as soon as its last run is in. Returns the closed sweeps in grid order."""
     started = [(g, *start_sweep(store, g, ex.name)) for g in grids]
     jobs = []  # (sweep id, run id, spec)
+    left: dict[str, int] = {}
     for g, sweep_id, run_ids in started:
+        left[sweep_id] = len(run_ids)
         for (params, seed), run_id in zip(g.points, run_ids, strict=True):
             outdir = folder / run_id if ex.name == "local" else None
             jobs.append((sweep_id, run_id, spec_for(g.plan, seed, params, outdir=outdir)))
+    closed = {sweep_id: finish_sweep(store, sweep_id, folder) for sweep_id, n in left.items() if n == 0}
     for i, rec in ex.run([spec for _, _, spec in jobs]):
         sweep_id, run_id, _spec = jobs[i]
         row = record_run(store, run_id, rec, folder)
         if on_run:
             on_run(sweep_id, row)
-    return [finish_sweep(store, sweep_id, folder) for _g, sweep_id, _ids in started]
+        left[sweep_id] -= 1
+        if left[sweep_id] == 0:
+            closed[sweep_id] = finish_sweep(store, sweep_id, folder)
+    return [closed[sweep_id] for _g, sweep_id, _ids in started]
 
 
 def verify_claims(
