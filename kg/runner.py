@@ -320,7 +320,12 @@ def _outcome(
         elif rc == 3:
             why = f"the experiment went over its {spec.memory_mb} MB memory limit"
         return "error", {}, [], why
-    metrics = json.loads(metrics_file.read_text())["metrics"]
+    try:
+        metrics = json.loads(metrics_file.read_text())["metrics"]
+        if not isinstance(metrics, dict):
+            raise TypeError("metrics is not a mapping")
+    except (ValueError, KeyError, TypeError) as exc:
+        return "error", {}, [], f"the experiment's metrics.json is unreadable ({exc})"
     v, checks = decide(spec.prediction, metrics)
     why = "; ".join(c["problem"] for c in checks if "problem" in c)
     return v, metrics, checks, why
