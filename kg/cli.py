@@ -300,11 +300,34 @@ def watch(paths: tuple[str, ...], db: str) -> None:
         watcher.stop()
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """`key=value` with a YAML value (a list sweeps the param): width=256, lr=1e-3, widths=[64, 256]."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise click.BadParameter(f"'{text}' is not key=value, such as width=256")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise click.BadParameter(f"the value in '{text}' is not a number, word or [list]") from None
+
+
 @main.command()
 @click.argument("claims", nargs=-1)
 @click.option("--all", "run_all", is_flag=True, help="Run every claim that has an experiment.")
-@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 32), help="Runs in parallel.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed passed to every experiment.")
+@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 256),
+              help="Runs in parallel (local threads, or LocalCluster workers with --executor dask).")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, type=int, help="First seed; a claim's seeds run from here up.")
+@click.option("--seeds", type=click.IntRange(1, 1000), help="How many seeds (overrides the claim's `seeds`).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a param (repeatable); a [list] value sweeps it.")  # fmt: skip
+@click.option("--grid", type=click.Choice(["declared", "web", "mechanism_off"]), default="declared",
+              show_default=True, help="Full grid, web sweep, or the mechanism switched off.")  # fmt: skip
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Run on this machine, or on a Dask cluster.")  # fmt: skip
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler, such as tcp://HOST:8786 (default: start a LocalCluster).")  # fmt: skip
 @click.option(
     "--runs-dir", type=click.Path(file_okay=False), help="Where run folders go (default: runs/ beside the db)."
 )
@@ -317,13 +340,18 @@ def verify(
     run_all: bool,
     jobs: int,
     seed: int,
+    seeds: int | None,
+    settings: tuple[str, ...],
+    grid: str,
+    executor: str,
+    scheduler: str | None,
     runs_dir: str | None,
     progress: bool | None,
     unsafe_no_sandbox: bool,
     db: str,
     as_json: bool,
 ) -> None:
-    """Re-verify CLAIMS (or --all) by running their experiments. Exits 1 unless every verdict is verified.
+    """Re-verify CLAIMS (or --all) over their seeds and sweeps. Exits 1 unless every verdict is verified.
 
     Only experiments in trusted folders run (see `kg trust`), inside bubblewrap."""
     from kg import bwrap
@@ -334,19 +362,25 @@ def verify(
     bwrap.UNSAFE = unsafe_no_sandbox
     if not unsafe_no_sandbox and (why := bwrap.probe()):
         raise click.ClickException(f"{why}; no experiment runs without a sandbox (or pass --unsafe-no-sandbox)")
+
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    overrides = dict(_setting(s) for s in settings)
     with _open(db) as store:
         _refuse_untrusted(store, list(claims), run_all)
         try:
             results = verify_claims(
-                store, list(claims), run_all, jobs=jobs, seed=seed, runs_dir=runs_dir, progress=progress
-            )
+                store, list(claims), run_all, jobs=jobs, seed=seed, seeds=seeds, overrides=overrides, grid=grid,
+                executor=executor, scheduler=scheduler, runs_dir=runs_dir, progress=progress,
+            )  # fmt: skip
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
         _emit(results)
     else:
         for r in results:
-            click.echo(f"{r['verdict']:<9} {r['seconds']:6.1f}s  {r['claim']}  ({r['strand']})")
+            lo, hi = r["interval"]
+            click.echo(f"{r['headline']:<44} [{lo:.2f}, {hi:.2f}]  {r['seconds']:5.1f}s/run  {r['claim']}")
         n_ok = sum(r["verdict"] == "verified" for r in results)
         click.echo(f"{n_ok}/{len(results)} verified")
     sys.exit(0 if results and all(r["verdict"] == "verified" for r in results) else 1)

@@ -161,6 +161,38 @@ def _m004_trust_and_run_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m005_sweeps(conn: sqlite3.Connection) -> None:
+    """A sweep is one `kg verify` of a claim over its grid (seeds × swept params); its runs point to it."""
+    _script(
+        conn,
+        """
+        CREATE TABLE sweeps (
+            id TEXT PRIMARY KEY,
+            claim TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'declared',
+            status TEXT NOT NULL,
+            verdict TEXT,
+            grid TEXT NOT NULL DEFAULT '{}',
+            params TEXT NOT NULL DEFAULT '{}',
+            seeds TEXT NOT NULL DEFAULT '[]',
+            require REAL NOT NULL DEFAULT 1.0,
+            passed INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            summary TEXT NOT NULL DEFAULT '{}',
+            artefacts TEXT NOT NULL DEFAULT '[]',
+            executor TEXT NOT NULL DEFAULT 'local',
+            pid INTEGER,
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            seconds REAL
+        );
+        CREATE INDEX sweeps_claim ON sweeps(claim, created_at);
+        ALTER TABLE runs ADD COLUMN sweep TEXT;
+        CREATE INDEX runs_sweep ON runs(sweep)
+        """,
+    )
+
+
 def _m006_sync(conn: sqlite3.Connection) -> None:
     """Round two of ingest: the link text on each edge, attachments in the file list, `cites` for `source`,
     and the kinds and edge kinds kept to the vocabulary of kg.model by triggers (a CHECK cannot be added to
@@ -190,6 +222,7 @@ MIGRATIONS: list[Migration] = [
     ("002_runs", _m002_runs),
     ("003_fts_by_rowid", _m003_fts_by_rowid),
     ("004_trust_and_run_indexes", _m004_trust_and_run_indexes),
+    ("005_sweeps", _m005_sweeps),
     ("006_sync", _m006_sync),
 ]
 

@@ -1,21 +1,30 @@
-"""Run a claim's registered experiment in a real subprocess with time and memory limits, and record the run.
+"""Run a claim's registered experiment inside bubblewrap (kg/bwrap.py), and record the run.
 
-Only experiments that ingest registered can run: a claim names an experiment node, the node names its file,
-and the file must still hash to the code hash recorded at ingest.
+Only experiments that ingest registered, from trusted folders (kg/trust.py), can run: a claim names an
+experiment node, the node names its file, and the bytes that run must hash to the code hash recorded at ingest.
+The source is copied into the run folder and hashed there; the copy is what runs, with `python -I -B`.
+
+A run is a pure function of its spec: `run_one(RunSpec) -> RunRecord` launches the experiment, reads what it
+wrote and decides the verdict, and never touches the store, so it can run in a thread, another process or a
+Dask worker on another machine. The parent creates the run row (`create_run`) and writes the record back
+(`record_run`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +40,7 @@ LOG_LIMIT = 20000
 PARAMS_LIMIT = 128 * 1024
 METRICS_LIMIT = 1024 * 1024
 LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
+ARTEFACT_SUFFIXES = (".png", ".svg")
 
 
 class RunError(Exception):
@@ -39,6 +49,8 @@ class RunError(Exception):
 
 @dataclass
 class Plan:
+    """What running a claim means, from its declaration: experiment, params, prediction, limits and grid."""
+
     claim: str
     experiment: str
     strand: str
@@ -47,10 +59,61 @@ class Plan:
     prediction: list[dict[str, Any]]
     timeout: float
     code_hash: str
+    seeds: int = 1
+    require: float = 1.0
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    web_sweep: dict[str, Any] = field(default_factory=dict)
+    mechanism_off: dict[str, Any] = field(default_factory=dict)
+    control: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunSpec:
+    """Everything one run needs, and nothing of the store: picklable, so it can travel to a Dask worker.
+
+    `code` is the experiment's source as read by the parent; the run refuses it unless it hashes to
+    `code_hash`. With `outdir` None the run works in a temporary folder and returns its artefacts as bytes.
+    """
+
+    claim: str
+    experiment: str
+    code: bytes
+    code_hash: str
+    params: dict[str, Any]
+    seed: int
+    prediction: list[dict[str, Any]]
+    timeout: float
+    memory_mb: int = DEFAULT_MEMORY_MB
+    outdir: str | None = None
+    run_id: str = ""
+    unsafe: bool = False  # run without bubblewrap: only with --unsafe-no-sandbox
+
+
+@dataclass
+class RunRecord:
+    """What one run produced: verdict, metrics, checks, logs, artefacts, code hash, environment and timings."""
+
+    verdict: str
+    metrics: dict[str, Any]
+    checks: list[dict[str, Any]]
+    stdout: str
+    stderr: str
+    error: str
+    code_hash: str
+    environment: dict[str, Any]
+    started_at: str
+    ended_at: str
+    seconds: float
+    artefacts: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    attempts: int = 1
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+now = _now
 
 
 def normalise_claim_id(claim: str) -> str:
@@ -81,6 +144,42 @@ def plan(store: Store, claim_id: str) -> Plan:
         prediction=list(m.get("prediction") or []),
         timeout=float(m.get("timeout") or 60),
         code_hash=exp["meta"]["code_hash"],
+        seeds=int(m.get("seeds") or 1),
+        require=float(m.get("require") or 1.0),
+        sweep=dict(m.get("sweep") or {}),
+        web_sweep=dict(m.get("web_sweep") or {}),
+        mechanism_off=dict(m.get("mechanism_off") or {}),
+        control=list(m.get("control") or []),
+    )
+
+
+def spec_for(
+    p: Plan,
+    seed: int,
+    params: dict[str, Any] | None = None,
+    *,
+    outdir: Path | str | None = None,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    timeout: float | None = None,
+    prediction: list[dict[str, Any]] | None = None,
+    run_id: str = "",
+    unsafe: bool | None = None,
+) -> RunSpec:
+    """The spec of one run of a plan: its code as it is now on disk, params (default: the plan's) and seed."""
+    code = p.file.read_bytes() if p.file.is_file() else b""
+    return RunSpec(
+        claim=p.claim,
+        experiment=p.experiment,
+        code=code,
+        code_hash=p.code_hash,
+        params=dict(p.params if params is None else params),
+        seed=seed,
+        prediction=list(p.prediction if prediction is None else prediction),
+        timeout=float(timeout or p.timeout),
+        memory_mb=memory_mb,
+        outdir=str(outdir) if outdir is not None else None,
+        run_id=run_id,
+        unsafe=bwrap.UNSAFE if unsafe is None else unsafe,
     )
 
 
@@ -95,14 +194,26 @@ def environment() -> dict[str, str]:
     return env
 
 
-def create_run(store: Store, p: Plan, seed: int, status: str = "queued") -> str:
+def create_run(
+    store: Store,
+    p: Plan,
+    seed: int,
+    status: str = "queued",
+    *,
+    params: dict[str, Any] | None = None,
+    prediction: list[dict[str, Any]] | None = None,
+    sweep: str | None = None,
+) -> str:
+    """Add a run row owned by this process (its pid marks it live); returns the run id."""
     run_id = uuid.uuid4().hex[:16]
+    params = p.params if params is None else params
+    prediction = p.prediction if prediction is None else prediction
     with store.transaction() as conn:
         conn.execute(
-            "INSERT INTO runs (id, claim, experiment, status, params, seed, prediction, environment, pid, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, p.claim, p.experiment, status, json.dumps(p.params), seed, json.dumps(p.prediction),
-             json.dumps(environment()), os.getpid(), _now()),
+            "INSERT INTO runs (id, claim, experiment, status, params, seed, prediction, environment, pid, created_at, "
+            "sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, p.claim, p.experiment, status, json.dumps(params), seed, json.dumps(prediction),
+             json.dumps(environment()), os.getpid(), _now(), sweep),
         )  # fmt: skip
     return run_id
 
@@ -175,75 +286,106 @@ def _non_finite(value: Any, where: str) -> str:
     return next((w for k, v in items if (w := _non_finite(v, f"{where}.{k}"))), "")
 
 
-def execute(
-    store: Store,
-    run_id: str,
-    p: Plan,
-    seed: int,
-    runs_dir: Path,
-    memory_mb: int = DEFAULT_MEMORY_MB,
-    timeout: float | None = None,
-    unsafe_no_sandbox: bool | None = None,
-) -> dict[str, Any]:
-    """Run a created run to the end, whatever the experiment does: a verdict of verified, refuted, error or
-    timeout. The source is copied into the run folder and hashed there; the copy is what runs, in bubblewrap."""
-    outdir = (runs_dir / run_id).resolve()
-    mark_runs_dir(runs_dir)
-    started = time.monotonic()
-    _update(store, run_id, status="running", started_at=_now())
+def refusal(store: Store, p: Plan) -> str:
+    """Why a claim's runs must not start (an untrusted or changed file, non-finite params), or ''.
+
+    Checked by the parent, which holds the store, before any run of the plan is dispatched."""
     try:
-        return _execute(store, run_id, p, seed, outdir, started, memory_mb, timeout or p.timeout, unsafe_no_sandbox)
+        trust.check(store, p.file, p.code_hash)
+    except trust.NotTrusted as exc:
+        return str(exc)
+    bad = _non_finite(p.params, "params") or _non_finite(p.prediction, "prediction")
+    if bad:
+        return f"claim '{p.claim}': {bad} is not a finite number; fix the front matter"
+    return ""
+
+
+def refused_record(spec: RunSpec, why: str) -> RunRecord:
+    """The record of a run that was not started, saying why."""
+    stamp = _now()
+    return RunRecord("error", {}, [], "", "", why, "", {**environment(), "host": socket.gethostname()}, stamp,
+                     stamp, 0.0)  # fmt: skip
+
+
+def run_one(spec: RunSpec) -> RunRecord:
+    """Run one experiment to the end, in bubblewrap, and return its whole record. Touches no store: safe in a
+    thread, another process or a Dask worker. Whatever the experiment does, the record says verified, refuted,
+    error or timeout."""
+    started_at, started = _now(), time.monotonic()
+    own = spec.outdir is None
+    outdir = Path(tempfile.mkdtemp(prefix="kg-run-")) if own else Path(spec.outdir or "").resolve()
+    try:
+        return _run_in(spec, outdir, own, started_at, started)
     except Exception as exc:  # a run always ends; the message says what went wrong
-        return _finish(store, run_id, started, "error", {}, [], "", "", "", f"the runner failed: {exc}", outdir)
+        return _record(spec, "error", {}, [], f"the runner failed: {exc}", "", started_at, started, outdir, own)
+    finally:
+        if own:
+            shutil.rmtree(outdir, ignore_errors=True)
 
 
-def _execute(
-    store: Store, run_id: str, p: Plan, seed: int, outdir: Path, started: float,
-    memory_mb: int, timeout: float, unsafe: bool | None,
-) -> dict[str, Any]:  # fmt: skip
-    outdir.mkdir(parents=True, exist_ok=False)
-    params = json.dumps(p.params, allow_nan=False) if not _non_finite(p.params, "params") else "{}"
+def _run_in(spec: RunSpec, outdir: Path, own: bool, started_at: str, started: float) -> RunRecord:
+    def done(verdict: str, metrics: dict[str, Any], checks: list[dict[str, Any]], why: str, code_hash: str,
+             logs: tuple[str, str] = ("", ""), isolation: dict[str, Any] | None = None) -> RunRecord:  # fmt: skip
+        rec = _record(spec, verdict, metrics, checks, why, code_hash, started_at, started, outdir, own)
+        rec.stdout, rec.stderr = logs
+        if isolation is not None:
+            rec.environment["isolation"] = isolation
+        return rec
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    outdir.chmod(0o755)  # mkdtemp makes it 0700; the sandbox enters it under the run's own uid
+    bad = _non_finite(spec.params, "params")
+    if bad:
+        return done("error", {}, [], f"{bad} is not a finite number; fix the front matter", "")
+    params = json.dumps(spec.params, allow_nan=False)
     if len(params.encode()) > PARAMS_LIMIT:
         why = f"the params are {len(params.encode()) // 1024} KB, over the {PARAMS_LIMIT // 1024} KB limit"
-        return _finish(store, run_id, started, "error", {}, [], "", "", "", why, outdir)
+        return done("error", {}, [], why, "")
     (outdir / "params.json").write_text(params)
-    code_hash = trust.copy_source(p.file, outdir / "experiment.py")
-    why = _refusal(store, p, code_hash)
-    if why:
-        return _finish(store, run_id, started, "error", {}, [], code_hash, "", "", why, outdir)
-    limits = Limits(memory_mb=memory_mb, cpu_seconds=timeout)
-    unsafe = bwrap.UNSAFE if unsafe is None else unsafe
+    try:
+        text = trust.source_text(spec.code)
+    except OSError as exc:
+        return done("error", {}, [], f"the experiment's source cannot be read: {exc}", "")
+    fd = os.open(outdir / "experiment.py", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o444)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode("utf-8"))
+    code_hash = hashlib.sha256(trust.read_regular(outdir / "experiment.py", trust.SOURCE_LIMIT)).hexdigest()
+    if code_hash != spec.code_hash:
+        return done("error", {}, [], "the experiment file changed since it was registered; run `kg ingest` again",
+                    code_hash)  # fmt: skip
+    limits = Limits(memory_mb=spec.memory_mb, cpu_seconds=spec.timeout)
+    run_id = spec.run_id or uuid.uuid4().hex[:16]
     with _open_log(outdir / "stdout.log") as out, _open_log(outdir / "stderr.log") as err:
         try:
-            launch = bwrap.spawn(outdir, run_id, seed, _run_env(outdir, seed), limits, out, err, unsafe=unsafe)
+            launch = bwrap.spawn(outdir, run_id, spec.seed, _run_env(outdir, spec.seed), limits, out, err,
+                                 unsafe=spec.unsafe)  # fmt: skip
         except bwrap.SandboxUnavailable as exc:
-            return _finish(store, run_id, started, "error", {}, [], code_hash, "", "", str(exc), outdir)
-        _update(store, run_id, environment={**environment(), "isolation": launch.isolation})
+            return done("error", {}, [], str(exc), code_hash)
         try:
-            rc = launch.proc.wait(timeout=timeout)
+            rc = launch.proc.wait(timeout=spec.timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
             timed_out, rc = True, None
         finally:
             bwrap.stop(launch)  # the namespace dies with its init: no daemon outlives the run
-        stdout, stderr = _tail(out), _tail(err)
+        logs = (_tail(out), _tail(err))
+    iso = launch.isolation
     if timed_out:
-        return _finish(store, run_id, started, "timeout", {}, [], code_hash, stdout, stderr,
-                       f"killed after the {timeout:.0f} s time limit", outdir)  # fmt: skip
+        return done("timeout", {}, [], f"killed after the {spec.timeout:.0f} s time limit", code_hash, logs, iso)
     if rc != 0:
         why = f"the experiment exited with code {rc}"
         if rc is not None and rc < 0:
             why = f"the experiment was killed by signal {-rc}" + (" (CPU limit)" if -rc == signal.SIGXCPU else "")
         elif rc == 3:
-            why = f"the experiment went over its {memory_mb} MB memory limit"
-        return _finish(store, run_id, started, "error", {}, [], code_hash, stdout, stderr, why, outdir)
+            why = f"the experiment went over its {spec.memory_mb} MB memory limit"
+        return done("error", {}, [], why, code_hash, logs, iso)
     try:
         metrics = read_metrics(outdir)
     except ValueError as exc:
-        return _finish(store, run_id, started, "error", {}, [], code_hash, stdout, stderr, str(exc), outdir)
-    v, checks = decide(p.prediction, metrics)
+        return done("error", {}, [], str(exc), code_hash, logs, iso)
+    v, checks = decide(spec.prediction, metrics)
     why = "; ".join(c["problem"] for c in checks if "problem" in c)
-    return _finish(store, run_id, started, v, metrics, checks, code_hash, stdout, stderr, why, outdir)
+    return done(v, metrics, checks, why, code_hash, logs, iso)
 
 
 def read_metrics(outdir: Path) -> dict[str, Any]:
@@ -269,45 +411,13 @@ def read_metrics(outdir: Path) -> dict[str, Any]:
     return metrics
 
 
-def _finish(
-    store: Store,
-    run_id: str,
-    started: float,
-    verdict: str,
-    metrics: dict[str, Any],
-    checks: list[dict[str, Any]],
-    code_hash: str,
-    stdout: str,
-    stderr: str,
-    error: str,
-    outdir: Path,
-) -> dict[str, Any]:
-    artefacts = _artefacts(outdir)
-    _update(
-        store,
-        run_id,
-        status="done",
-        verdict=verdict,
-        metrics=metrics,
-        checks=checks,
-        ended_at=_now(),
-        seconds=round(time.monotonic() - started, 3),
-        code_hash=code_hash,
-        artefacts=artefacts,
-        stdout=stdout,
-        stderr=stderr,
-        error=error,
-    )
-    return get_run(store, run_id) or {}
-
-
 def _artefacts(outdir: Path) -> list[str]:
-    """The plots a run left: regular .png files directly in its folder (never symlinks), at most 50."""
+    """The plots a run left: regular .png and .svg files directly in its folder (never symlinks), at most 50."""
     try:
         entries = list(os.scandir(outdir))
     except OSError:
         return []
-    pngs = [e.name for e in entries if e.name.endswith(".png") and e.is_file(follow_symlinks=False)]
+    pngs = [e.name for e in entries if e.name.endswith(ARTEFACT_SUFFIXES) and e.is_file(follow_symlinks=False)]
     return sorted(pngs)[:50]
 
 
@@ -317,6 +427,84 @@ def mark_runs_dir(runs_dir: Path) -> None:
     marker = runs_dir / ".kg-runs"
     if not marker.exists():
         marker.write_text("Experiment runs written by kg; `kg ingest` skips this folder.\n")
+
+
+def _record(
+    spec: RunSpec,
+    verdict: str,
+    metrics: dict[str, Any],
+    checks: list[dict[str, Any]],
+    error: str,
+    code_hash: str,
+    started_at: str,
+    started: float,
+    outdir: Path,
+    carry_bytes: bool,
+) -> RunRecord:
+    names = _artefacts(outdir)
+    return RunRecord(
+        verdict=verdict,
+        metrics=metrics,
+        checks=checks,
+        stdout="",
+        stderr="",
+        error=error,
+        code_hash=code_hash,
+        environment={**environment(), "host": socket.gethostname()},
+        started_at=started_at,
+        ended_at=_now(),
+        seconds=round(time.monotonic() - started, 3),
+        artefacts=names,
+        files={n: trust.read_regular(outdir / n, 64 * 1024 * 1024) for n in names} if carry_bytes else {},
+    )
+
+
+def record_run(store: Store, run_id: str, rec: RunRecord, runs_dir: Path | None = None) -> dict[str, Any]:
+    """Write a finished run's record into the store (and artefacts sent as bytes into its run folder)."""
+    if rec.files and runs_dir is not None:
+        folder = (Path(runs_dir) / run_id).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in rec.files.items():
+            (folder / Path(name).name).write_bytes(data)
+    _update(
+        store,
+        run_id,
+        status="done",
+        verdict=rec.verdict,
+        metrics=rec.metrics,
+        checks=rec.checks,
+        started_at=rec.started_at,
+        ended_at=rec.ended_at,
+        seconds=rec.seconds,
+        code_hash=rec.code_hash,
+        environment=rec.environment,
+        artefacts=rec.artefacts,
+        stdout=rec.stdout,
+        stderr=rec.stderr,
+        error=rec.error,
+    )
+    return get_run(store, run_id) or {}
+
+
+def execute(
+    store: Store,
+    run_id: str,
+    p: Plan,
+    seed: int,
+    runs_dir: Path,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    timeout: float | None = None,
+    unsafe_no_sandbox: bool | None = None,
+) -> dict[str, Any]:
+    """Run a created run in this process's care: mark it running, run it, write its record. Returns the row."""
+    row = get_run(store, run_id) or {}
+    mark_runs_dir(Path(runs_dir))
+    _update(store, run_id, status="running", started_at=_now())
+    outdir = (Path(runs_dir) / run_id).resolve()
+    spec = spec_for(p, seed, row.get("params"), outdir=outdir, memory_mb=memory_mb, timeout=timeout,
+                    prediction=row.get("prediction"), run_id=run_id, unsafe=unsafe_no_sandbox)  # fmt: skip
+    why = refusal(store, p)
+    return record_run(store, run_id, refused_record(spec, why) if why else run_one(spec))
 
 
 def run_claim(store: Store, claim_id: str, runs_dir: Path, seed: int = 0, **limits: Any) -> dict[str, Any]:

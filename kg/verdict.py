@@ -47,11 +47,17 @@ def check(item: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict(prediction: list[dict[str, Any]], metrics: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """`verified` when every check holds, `refuted` when one fails, `error` when a metric is missing or not finite.
+    """`verified` when every check holds, `refuted` when any fails, `error` only when none could be evaluated.
+
+    A missing or non-finite metric fails its own item (the check carries the reason) and so refutes the run:
+    a NaN loss next to a failing slope is a failed prediction, not a broken experiment.
 
     >>> verdict([{"metric": "r", "op": "<", "value": 1}], {"r": 0.5})[0]
     'verified'
     >>> verdict([{"metric": "r", "op": "<", "value": 1}], {"r": 2})[0]
+    'refuted'
+    >>> both = [{"metric": "r", "op": "<", "value": 1}, {"metric": "q", "op": "<", "value": 1}]
+    >>> verdict(both, {"r": 0.5, "q": "nan"})[0]
     'refuted'
     >>> verdict([{"metric": "q", "op": "<", "value": 1}], {"r": 2})[0]
     'error'
@@ -59,7 +65,7 @@ def verdict(prediction: list[dict[str, Any]], metrics: dict[str, Any]) -> tuple[
     if not prediction:
         return "error", []
     checks = [check(item, metrics) for item in prediction]
-    if any("problem" in c for c in checks):
+    if all("problem" in c for c in checks):
         return "error", checks
     return ("verified" if all(c["ok"] for c in checks) else "refuted"), checks
 

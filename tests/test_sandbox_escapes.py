@@ -111,8 +111,11 @@ def attacked(tmp_path_factory):
 
 
 def result(attacked, claim: str) -> dict:
+    """`kg verify --json`'s result for a claim, seen as its one run (each hostile claim runs one seed)."""
     assert claim in attacked["results"], (claim, attacked["proc"].stderr[-2000:])
-    return attacked["results"][claim]
+    res = attacked["results"][claim]
+    one = res["runs"][0] if res.get("runs") else {}
+    return {**res, "metrics": one.get("metrics", {}), "run": one.get("id", "")}
 
 
 def run_of(attacked, claim: str) -> dict:
@@ -325,7 +328,7 @@ def test_without_bubblewrap_runs_are_refused_unless_unsafe(good_vault, tmp_path)
                             capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert unsafe.returncode == 0, unsafe.stderr
     with Store(db) as s:
-        iso = get_run(s, json.loads(unsafe.stdout)[0]["run"])["environment"]["isolation"]
+        iso = get_run(s, json.loads(unsafe.stdout)[0]["runs"][0]["id"])["environment"]["isolation"]
     assert iso["bwrap"] is False and iso["unsafe_no_sandbox"] is True
 
 
@@ -367,7 +370,7 @@ def test_verify_all_refuses_each_untrusted_experiment_as_an_error(good_vault):
     (r,) = json.loads(proc.stdout)
     assert r["verdict"] == "error" and "kg trust" in r["error"]
     with Store(db) as s:
-        assert not (Path(s.path).parent / "runs" / r["run"] / "metrics.json").exists()  # nothing ran
+        assert not (Path(s.path).parent / "runs" / r["runs"][0]["id"] / "metrics.json").exists()  # nothing ran
 
 
 def test_a_timeout_kills_the_whole_namespace(tmp_path):

@@ -33,6 +33,11 @@ NOTE = """---
 title: Hostile text
 score: .nan
 weight: .inf
+---
+The placeholder WIKILINKTOKEN0X and WIKILINKTOKEN99X sit beside [[Trusted note]] and a link.
+"""
+NAN_CLAIM = """---
+title: A claim with a tolerance of NaN
 claims:
   - id: nan-tolerance
     title: "A claim with a tolerance of NaN"
@@ -40,7 +45,7 @@ claims:
     params: {scale: .nan}
     prediction: [{metric: value, op: "==", value: 0.5, tolerance: .nan}]
 ---
-The placeholder WIKILINKTOKEN0X and WIKILINKTOKEN99X sit beside [[Trusted note]] and a link.
+Its prediction cannot be checked.
 """
 
 
@@ -65,6 +70,7 @@ def make_vault(root: Path, canary: Path) -> None:
         {"id": "stranger", "title": "A stranger's claim", "experiment": "stranger", "prediction": pred}]})  # fmt: skip
     (root / "stranger" / "stranger.md").write_text(f"---\n{front}\n---\nA vault from someone else.\n")
     (root / "trusted" / "hostile.md").write_text(NOTE)
+    (root / "trusted" / "nan-claim.md").write_text(NAN_CLAIM)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,10 @@ def site(tmp_path_factory):
     db = tmp / "kg.db"
     with Store(db) as s:
         report = ingest(s, [str(tmp / "vault")], FakeEmbedder(), progress=False)
-        assert report.errors == [], report.errors
+        # Non-finite numbers: stored as null with a warning in a note's properties, refused in a prediction.
+        assert [(Path(e["path"]).name, e["line"]) for e in report.errors] == [("nan-claim.md", 3)], report.errors
+        assert "tolerance must be a number" in report.errors[0]["error"]
+        assert {w["kind"] for w in report.warnings if w["path"].endswith("hostile.md")} == {"non-finite-number"}
         trust_folder(s, tmp / "vault" / "trusted" / "experiments")
     return {"tmp": tmp, "db": db, "canary": canary}
 
@@ -200,7 +209,7 @@ def test_a_note_holding_the_old_placeholder_renders(client):
     assert "WIKILINKTOKEN0X" in html and "WIKILINKTOKEN99X" in html and 'href="/node/note"' in html
 
 
-@pytest.mark.parametrize("url", ["/", "/api/home", "/node/hostile", "/node/claim:nan-tolerance", "/graph"])
+@pytest.mark.parametrize("url", ["/", "/api/home", "/node/hostile", "/graph"])
 def test_non_finite_front_matter_does_not_break_pages(client, url):
     assert client.get(url).status_code == 200
 
@@ -208,11 +217,11 @@ def test_non_finite_front_matter_does_not_break_pages(client, url):
 def test_kg_verify_reports_a_nan_tolerance_as_an_error(site):
     import subprocess
 
+    # Ingest refused the claim (see the fixture), so there is nothing to run, and verify says so plainly.
     proc = subprocess.run([*KG, "verify", "nan-tolerance", "--db", str(site["db"]), "--json", "--runs-dir",
                            str(site["tmp"] / "runs")], capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    out = json.loads(proc.stdout)[0]
-    assert out["verdict"] == "error" and "not a finite number" in out["error"]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no claim 'claim:nan-tolerance'" in proc.stderr
 
 
 # -- trust, isolation and run files ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Rerun a claim (POST, CSRF-checked), follow a run, and serve a run's plots from its own folder only."""
+"""Rerun a claim's web sweep (POST, CSRF-checked), follow its runs, and serve plots from their own folders only."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import os
 import re
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, send_from_directory
 
 from kg import bwrap, runlog, trust
 from kg.jobs import RunQueue
 from kg.runner import RunError, get_run, recover_interrupted
 from kg.store import Store
+from kg.verify import get_sweep, recover_sweeps, sweep_progress
 from web.db import get_store
 from web.params import int_arg
 from web.views import NotFound
@@ -20,6 +21,7 @@ bp = Blueprint("runs", __name__)
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 ARTEFACT = re.compile(r"^[A-Za-z0-9_.-]{1,100}\.png$")
 ARTEFACT_LIMIT = 32 * 1024 * 1024
+SWEEP_PLOT = re.compile(r"^sweep\.(png|svg)$")
 
 
 def queue() -> RunQueue:
@@ -33,14 +35,43 @@ def rerun(claim_id: str):  # type: ignore[no-untyped-def]
     if node is None or node["kind"] != "claim":
         raise NotFound(claim_id)
     try:
-        run, joined = queue().submit(claim_id)
+        sweep, joined = queue().submit_sweep(claim_id)
     except trust.NotTrusted as exc:
         abort(403, description=f"not trusted: {exc}")
     except bwrap.SandboxUnavailable as exc:
         abort(503, description=str(exc))
     except RunError as exc:
         abort(400, description=str(exc))
-    return jsonify({"id": run["id"], "status": run["status"], "joined": joined}), 200 if joined else 202
+    first = queue().active_run(claim_id) or ""
+    body = {"id": first, "sweep": sweep["id"], "total": sweep["total"], "status": "queued", "joined": joined}
+    return jsonify(body), 200 if joined else 202
+
+
+@bp.get("/api/sweeps/<sweep_id>")
+def sweep_json(sweep_id: str):  # type: ignore[no-untyped-def]
+    """A sweep's progress: its runs so far (status, verdict, seconds), and its verdict once done."""
+    if not RUN_ID.match(sweep_id):
+        abort(404, description="no such sweep")
+    progress = sweep_progress(get_store(), sweep_id)
+    if progress is None:
+        abort(404, description="no such sweep")
+    return jsonify(progress)
+
+
+@bp.get("/sweeps/<sweep_id>/<name>")
+def sweep_plot(sweep_id: str, name: str):  # type: ignore[no-untyped-def]
+    """A sweep's plot (PNG or SVG), from that sweep's own folder."""
+    if not RUN_ID.match(sweep_id) or not SWEEP_PLOT.match(name):
+        abort(404, description="no such file")
+    sweep = get_sweep(get_store(), sweep_id)
+    if sweep is None or name not in sweep["artefacts"]:
+        abort(404, description="no such file")
+    folder = Path(current_app.config["RUNS_DIR"]).resolve() / "sweeps" / sweep_id
+    target = (folder / name).resolve()
+    if target.parent != folder or target.is_symlink() or not target.is_file():
+        abort(404, description="no such file")
+    mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+    return send_from_directory(folder, name, mimetype=mime, max_age=3600)
 
 
 @bp.get("/api/claims/<path:claim_id>/active")
@@ -97,6 +128,7 @@ def init_app(app: Flask) -> None:
     if Path(db).exists():
         with Store(db, create=False) as store:
             recover_interrupted(store)
+            recover_sweeps(store, Path(app.config["RUNS_DIR"]))
     app.extensions["kg_runs"] = RunQueue(
         db, app.config["RUNS_DIR"], workers=app.config.get("RUN_WORKERS", 2),
         memory_mb=app.config.get("RUN_MEMORY_MB", 2048),

@@ -246,6 +246,8 @@ def prediction_rows(prediction: list[dict[str, Any]], run: dict[str, Any] | None
 
 
 def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]]) -> dict[str, Any]:
+    from kg.verify import claim_distribution
+
     """A claim: its prediction, its experiment, the note that states it, and its runs."""
     m = node["meta"]
     stated_by = [e["source"] for e in in_edges if e["kind"] == "states"]
@@ -267,6 +269,7 @@ def claim_view(store: Store, node: dict[str, Any], in_edges: list[dict[str, Any]
         "verdict": latest["verdict"] if latest else None,
         "active": next((r for r in runs if r["status"] in ("queued", "running")), None),
         "trust": trust.status(store, exp[0]) if exp else None,
+        "distribution": claim_distribution(store, node),
     }
 
 

@@ -22,6 +22,7 @@ PARAMS = {
     "steps": 1000,
     "grid": [0.5, 1.0, 1.5, 2.5, 3.0, 3.5, 4.5, 5.0, 6.0],
     "bisect_iters": 16,
+    "frozen_kernel": False,  # True trains the linearised model everywhere: the mechanism switched off
 }
 
 LAZY, CATAPULT, DIVERGE, UNRESOLVED = 0, 1, 2, -1
@@ -59,11 +60,11 @@ def _label(losses: np.ndarray, m: int) -> int:
     return UNRESOLVED
 
 
-def _boundary(u, v, steps, lo, hi, below, iters):
+def _boundary(u, v, steps, lo, hi, below, iters, frozen=False):
     """Bisection for the ηλ₀ where the phase label stops being `below`."""
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        if _label(_train(u.copy(), v.copy(), mid, steps)[0], len(u)) == below:
+        if _label(_train(u.copy(), v.copy(), mid, steps, linearised=frozen)[0], len(u)) == below:
             lo = mid
         else:
             hi = mid
@@ -79,6 +80,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     p = {**PARAMS, **params}
     rng = np.random.default_rng(seed)
     m, steps, grid = int(p["width"]), int(p["steps"]), np.array(p["grid"], float)
+    frozen = bool(p["frozen_kernel"])
     expected = np.where(grid < 2, LAZY, np.where(grid < 4, CATAPULT, DIVERGE))
     correct, total = 0, 0
     spikes, final_etalam, lin_diverged, b_low, b_high = [], [], [], [], []
@@ -86,7 +88,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     for k in range(int(p["n_inits"])):
         u, v = rng.standard_normal(m), rng.standard_normal(m)
         for c, want in zip(grid, expected, strict=True):
-            losses, etalam = _train(u.copy(), v.copy(), c, steps)
+            losses, etalam = _train(u.copy(), v.copy(), c, steps, linearised=frozen)
             lab = _label(losses, m)
             correct += int(lab == want)
             total += 1
@@ -97,8 +99,8 @@ def run(params: dict, seed: int, outdir: str) -> dict:
                 lin_diverged.append(_label(lin_losses, m) == DIVERGE)
             if k == 0:
                 curves[c] = losses
-        b_low.append(_boundary(u, v, steps, 1.0, 3.0, LAZY, int(p["bisect_iters"])))
-        b_high.append(_boundary(u, v, steps, 3.0, 5.0, CATAPULT, int(p["bisect_iters"])))
+        b_low.append(_boundary(u, v, steps, 1.0, 3.0, LAZY, int(p["bisect_iters"]), frozen))
+        b_high.append(_boundary(u, v, steps, 3.0, 5.0, CATAPULT, int(p["bisect_iters"]), frozen))
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for c in grid:

@@ -23,6 +23,7 @@ PARAMS = {
     "dt": 0.01,
     "t_max": 60.0,
     "n_inits": 5,
+    "layers": 2,  # 1 trains a single linear layer in the main run: depth, the mechanism, switched off
 }
 
 
@@ -83,7 +84,8 @@ def run(params: dict, seed: int, outdir: str) -> dict:
         sigma = u @ np.diag(s) @ v.T
         w1 = p["init_scale"] * rng.standard_normal((h, n))
         w2 = p["init_scale"] * rng.standard_normal((n, h))
-        traj = _train(sigma, u, v, [w1, w2], p["dt"], steps)
+        weights = [w1, w2] if int(p["layers"]) == 2 else [p["init_scale"] * rng.standard_normal((n, n))]
+        traj = _train(sigma, u, v, weights, p["dt"], steps)
         deep_trajs.append(traj)
         t_half.append(_crossing_times(traj, s, times, 0.5))
         t_ten.append(_crossing_times(traj, s, times, 0.1))
@@ -128,6 +130,8 @@ def run(params: dict, seed: int, outdir: str) -> dict:
         "per_init_slope_min": float(np.min(per_init_slopes)),
         "per_init_slope_max": float(np.max(per_init_slopes)),
         "modes_learned_in_order": in_order,
+        # log of the smallest ratio of successive t½ (weaker mode over stronger): positive when in order
+        "order_gap_log_min": float(np.min(np.diff(np.log(t_half), axis=1))) if all_learned else float("nan"),
         "all_modes_learned": all_learned,
         "sigmoid_t10_over_thalf_min": float(np.min(ratio10)),
         "sigmoid_t10_over_thalf_median": float(np.median(ratio10)),

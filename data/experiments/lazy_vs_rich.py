@@ -21,6 +21,8 @@ PARAMS = {
     "lr": 1.0,
     "steps": 400,
     "n_inits": 3,
+    # the output exponent of the "NTK" arm; 1.0 (mean-field scaling, learning rate η·m) switches laziness off
+    "ntk_exponent": 0.5,
 }
 
 
@@ -55,7 +57,8 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     y = np.tanh(x @ tw.T).sum(axis=1)
     y = y / y.std()
     widths = np.array(p["widths"])
-    regimes = {"ntk": (0.5, lambda m: p["lr"]), "mf": (1.0, lambda m: p["lr"] * m)}
+    a_ntk = float(p["ntk_exponent"])
+    regimes = {"ntk": (a_ntk, lambda m: p["lr"] * m ** (2 * a_ntk - 1)), "mf": (1.0, lambda m: p["lr"] * m)}
     rel = {k: np.zeros((int(p["n_inits"]), len(widths))) for k in regimes}
     loss = {k: np.zeros((int(p["n_inits"]), len(widths))) for k in regimes}
     for i in range(int(p["n_inits"])):

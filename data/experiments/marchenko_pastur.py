@@ -1,18 +1,33 @@
-"""Marchenko–Pastur universality of the sample-covariance spectrum.
+"""Marchenko–Pastur universality of the sample-covariance spectrum, and the moment condition each part needs.
 
-Tests the claim `marchenko-pastur-universality`: for an n×p matrix X with iid entries of mean 0 and variance 1,
-the eigenvalues of XᵀX/n follow the Marchenko–Pastur law with aspect ratio γ = p/n, whatever the entry
-distribution. We draw X with Gaussian, Rademacher (±1) and uniform (on [−√3, √3]) entries, compute the full
-spectrum, and measure (a) the Kolmogorov–Smirnov distance between the empirical spectral CDF and the MP CDF and
-(b) the relative error of the smallest and largest eigenvalues against the MP edges (1 ∓ √γ)². As a physical
-negative control, entries drawn from a standard Cauchy law (no finite variance) are run through the same
-pipeline (rescaled so that the mean eigenvalue is 1, as under the MP law): universality needs a finite second
-moment, and their spectrum is expected to miss the MP law badly.
+Tests the claim `marchenko-pastur-universality`: for an n×p matrix X with iid entries of mean 0 and variance 1
+and p/n → γ, the eigenvalues of XᵀX/n follow the Marchenko–Pastur law. The bulk (the whole spectral
+distribution) needs only a finite second moment; the extreme eigenvalues converge to the edges (1 ∓ √γ)² when the
+fourth moment is finite too (Bai–Yin), and not otherwise. We draw light-tailed entries (Gaussian, Rademacher and
+uniform: every moment finite) and heavier-tailed ones, rescaled to unit variance: Student-t with 5 degrees of
+freedom (finite fourth moment, but no fifth) and with 3 (finite variance, infinite fourth moment). We measure
+(a) the Kolmogorov–Smirnov distance between the empirical spectral CDF and the MP CDF, for all of them, and
+(b) the relative error of the smallest and largest eigenvalues against the MP edges, for the light-tailed ones.
+Both tolerances scale with p: the KS distance of a p-point spectrum is of order 1/p, and the edges fluctuate on
+the Tracy–Widom scale p^(−2/3), so the tolerances are KS ≤ ks_scale/p and edge error ≤ edge_scale·p^(−2/3).
+The heavier tails' bulk converges more slowly, so their KS tolerance is heavy_ks_scale/√p. Their top eigenvalue
+is reported against the edge tolerance but not predicted: Student-t(3) has no fourth moment and overshoots,
+and Student-t(5), whose edge does converge, does so too slowly for a fixed tolerance at these sizes (one seed in
+ten at n = 10,000 had one entry large enough to lift the top eigenvalue by half). Switching the mechanism off
+means entries without a variance (Cauchy), whose spectrum has no reason to follow MP.
 """
 
 import numpy as np
 
-PARAMS = {"n": 10000, "p": 1000, "distributions": ["gaussian", "rademacher", "uniform"]}
+PARAMS = {
+    "n": 10000,
+    "gamma": 0.1,
+    "light": ["gaussian", "rademacher", "uniform"],
+    "heavy": ["student_t5", "student_t3"],
+    "ks_scale": 10.0,
+    "heavy_ks_scale": 1.5,
+    "edge_scale": 3.0,
+}
 
 
 def _single_thread():
@@ -27,15 +42,19 @@ def _single_thread():
 
 
 def _entries(kind: str, rng: np.random.Generator, shape: tuple) -> np.ndarray:
-    """Draw iid entries of mean 0 and variance 1 (Cauchy: scale 1, no variance)."""
+    """Draw iid entries of mean 0 and variance 1 (Cauchy: rescaled so its mean square is 1; it has no variance)."""
     if kind == "gaussian":
         return rng.standard_normal(shape)
     if kind == "rademacher":
         return rng.choice([-1.0, 1.0], size=shape)
     if kind == "uniform":
         return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=shape)
+    if kind.startswith("student_t"):
+        nu = float(kind.removeprefix("student_t"))
+        return rng.standard_t(nu, size=shape) / np.sqrt(nu / (nu - 2))
     if kind == "cauchy":
-        return rng.standard_cauchy(shape)
+        x = rng.standard_cauchy(shape)
+        return x / np.sqrt(np.mean(x**2))
     raise ValueError(f"unknown entry distribution {kind!r}")
 
 
@@ -69,52 +88,57 @@ def run(params: dict, seed: int, outdir: str) -> dict:
 
 
 def _run(params: dict, seed: int, outdir: str) -> dict:
+    rng = np.random.default_rng(seed)
+    n = int(params["n"])
+    p = max(2, round(float(params["gamma"]) * n))
+    gamma = p / n
+    a, b, cdf = _mp_cdf(gamma)
+    ks_tol = float(params["ks_scale"]) / p
+    heavy_ks_tol = float(params["heavy_ks_scale"]) / np.sqrt(p)
+    edge_tol = float(params["edge_scale"]) * p ** (-2 / 3)
+    out: dict = {"gamma": gamma, "p": p, "mp_lower_edge": a, "mp_upper_edge": b, "ks_tol": ks_tol, "edge_tol": edge_tol}
+    spectra = {}
+    light, heavy = list(params["light"]), list(params["heavy"])
+    for kind in light + heavy:
+        eigs = np.linalg.eigvalsh(_gram(kind, rng, n, p))
+        spectra[kind] = eigs
+        out[f"{kind}_ks"] = _ks(eigs, cdf)
+        out[f"{kind}_lower_edge_relerr"] = float(abs(eigs.min() - a) / a)
+        out[f"{kind}_upper_edge_relerr"] = float(abs(eigs.max() - b) / b)
+    if light:
+        out["ks_max"] = max(out[f"{k}_ks"] for k in light)
+        out["ks_over_tol_max"] = out["ks_max"] / ks_tol
+        out["edge_relerr_max"] = max(max(out[f"{k}_lower_edge_relerr"], out[f"{k}_upper_edge_relerr"]) for k in light)
+        out["edge_over_tol_max"] = out["edge_relerr_max"] / edge_tol
+    if heavy:
+        out["heavy_ks_over_tol_max"] = max(out[f"{k}_ks"] for k in heavy) / heavy_ks_tol
+        for k in heavy:
+            out[f"{k}_upper_edge_over_tol"] = out[f"{k}_upper_edge_relerr"] / edge_tol
+    _plot(spectra, a, b, gamma, n, p, outdir)
+    return out
+
+
+def _gram(kind: str, rng: np.random.Generator, n: int, p: int) -> np.ndarray:
+    X = _entries(kind, rng, (n, p))
+    return X.T @ X / n
+
+
+def _plot(spectra: dict, a: float, b: float, gamma: float, n: int, p: int, outdir: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rng = np.random.default_rng(seed)
-    n, p = int(params["n"]), int(params["p"])
-    gamma = p / n
-    a, b, cdf = _mp_cdf(gamma)
-
-    out: dict = {"gamma": gamma, "mp_lower_edge": a, "mp_upper_edge": b}
-    spectra = {}
-    for kind in list(params["distributions"]) + ["cauchy"]:
-        X = _entries(kind, rng, (n, p))
-        if kind == "cauchy":
-            # no variance to normalise by: rescale so the mean eigenvalue is 1, as it is for the MP law
-            X /= np.sqrt(np.mean(X**2))
-        eigs = np.linalg.eigvalsh(X.T @ X / n)
-        spectra[kind] = eigs
-        key = "control_cauchy" if kind == "cauchy" else kind
-        out[f"{key}_ks"] = _ks(eigs, cdf)
-        out[f"{key}_lower_edge_relerr"] = float(abs(eigs.min() - a) / a)
-        out[f"{key}_upper_edge_relerr"] = float(abs(eigs.max() - b) / b)
-
-    kinds = list(params["distributions"])
-    out["ks_max"] = max(out[f"{k}_ks"] for k in kinds)
-    out["edge_relerr_max"] = max(max(out[f"{k}_lower_edge_relerr"], out[f"{k}_upper_edge_relerr"]) for k in kinds)
-
     fig, ax = plt.subplots(figsize=(6, 4))
     grid = np.linspace(a, b, 400)
     dens = np.sqrt(np.maximum((b - grid) * (grid - a), 0)) / (2 * np.pi * gamma * grid)
     bins = np.linspace(0, b * 1.15, 60)
-    for kind in kinds:
-        ax.hist(spectra[kind], bins=bins, density=True, histtype="step", label=kind)
-    cauchy_in = spectra["cauchy"][spectra["cauchy"] < bins[-1]]
-    ax.hist(
-        cauchy_in,
-        bins=bins,
-        weights=np.full(len(cauchy_in), 1 / (len(spectra["cauchy"]) * np.diff(bins)[0])),
-        histtype="step",
-        linestyle=":",
-        color="grey",
-        label="Cauchy (control)",
-    )
+    for kind, eigs in spectra.items():
+        inside = eigs[eigs < bins[-1]]
+        weights = np.full(len(inside), 1 / (len(eigs) * np.diff(bins)[0]))
+        ax.hist(inside, bins=bins, weights=weights, histtype="step", label=kind)
     ax.plot(grid, dens, "k-", lw=1.5, label=f"MP law, γ={gamma:g}")
-    ax.set_ylim(0, 1.6 * dens.max())  # the Cauchy spike near 0 runs off the top
+    ax.set_ylim(0, 1.6 * dens.max())
     ax.set_xlabel("eigenvalue of XᵀX/n")
     ax.set_ylabel("density")
     ax.set_title(f"Marchenko–Pastur, n={n}, p={p}")
@@ -122,4 +146,3 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     fig.tight_layout()
     fig.savefig(f"{outdir}/marchenko_pastur.png", dpi=90)
     plt.close(fig)
-    return out

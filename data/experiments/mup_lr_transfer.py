@@ -25,6 +25,7 @@ PARAMS = {
     "replicates": 3,
     "log2_lrs": [-6, -5, -4, -3, -2, -1, 0, 1, 2, 3],
     "base_width": 32,
+    "mup_arm": "mup",  # "sp" trains the µP arm in the standard parametrisation: the mechanism switched off
 }
 
 
@@ -78,6 +79,9 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     rng = np.random.default_rng(seed)
     n, d, steps, w0 = int(params["n"]), int(params["d"]), int(params["steps"]), int(params["base_width"])
     widths = [int(w) for w in params["widths"]]
+    if params.get("mup_arm", "mup") not in ("mup", "sp"):
+        raise ValueError(f"mup_arm must be mup or sp, not {params['mup_arm']!r}")
+    mup_on = params.get("mup_arm", "mup") == "mup"
     log2_lrs = [float(k) for k in params["log2_lrs"]]
     X = rng.standard_normal((n, d))
     U = rng.standard_normal((d, 4))
@@ -94,12 +98,12 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         draws = [
             (rng.standard_normal((d, w)), rng.standard_normal((w, w)), rng.standard_normal(w)) for _ in range(reps)
         ]
-        mults = {"sp": (1.0, 1.0, 1.0), "mup": (w / w0, 1.0, w0 / w)}
+        mults = {"sp": (1.0, 1.0, 1.0), "mup": (w / w0, 1.0, w0 / w) if mup_on else (1.0, 1.0, 1.0)}
         for par in ("sp", "mup"):
             # score: geometric mean over initialisations of the loss averaged over the last quarter of training
             finals = np.zeros(len(log2_lrs))
             for G1, G2, G3 in draws:
-                scale3 = 1 / np.sqrt(w) if par == "sp" else np.sqrt(w0) / w
+                scale3 = 1 / np.sqrt(w) if par == "sp" or not mup_on else np.sqrt(w0) / w
                 init = (G1 / np.sqrt(d), G2 / np.sqrt(w), G3 * scale3)
                 for i, k in enumerate(log2_lrs):
                     if not np.isfinite(finals[i]):
@@ -120,7 +124,6 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         out[f"{par}_shift_octaves"] = float(b.max() - b.min())
         out[f"{par}_slope"] = float(np.polyfit(lw, b, 1)[0])
         out[f"{par}_any_best_at_grid_edge"] = bool(any(out[f"{par}_best_at_grid_edge_w{w}"] for w in widths))
-    out["width_span"] = widths[-1] / widths[0]
     out["initial_loss"] = 0.5 * float(np.mean(y**2))
 
     fig, axes = plt.subplots(1, 2, figsize=(6, 3), sharey=True)

@@ -21,6 +21,7 @@ PARAMS = {
     "latent_modes": 8192,
     "sizes": [8, 16, 32, 64, 128, 256, 512],
     "trials": 8,
+    "spectrum": "power",  # "flat" gives the latent data equal variances: no power law to pass on (mechanism off)
 }
 
 
@@ -40,6 +41,10 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     for alpha in p["alphas"]:
         lam = k ** (-(1 + alpha))
         tail1, tail2, total = zeta(1 + alpha, m + 1), zeta(2 + 2 * alpha, m + 1), zeta(1 + alpha, 1)
+        if p["spectrum"] == "flat":
+            lam, tail1, tail2, total = np.full(m, 1.0 / m), 0.0, 0.0, 1.0
+        elif p["spectrum"] != "power":
+            raise ValueError(f"spectrum must be power or flat, not {p['spectrum']!r}")
         losses = np.zeros((int(p["trials"]), len(sizes)))
         for t in range(int(p["trials"])):
             u = rng.standard_normal((int(sizes.max()), m))

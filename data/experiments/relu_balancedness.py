@@ -23,6 +23,7 @@ PARAMS = {
     "init_scale": 0.1,
     "adam_lr": 0.01,
     "adam_steps": 1000,
+    "activation": "relu",  # "tanh" breaks the rescaling symmetry: the mechanism switched off
 }
 
 
@@ -37,14 +38,25 @@ def _single_thread():
     return threadpool_limits(limits=1)
 
 
+ACTIVATION = "relu"
+
+
+def _act(pre):
+    """The activation and its derivative: ReLU is positively homogeneous, tanh is not."""
+    if ACTIVATION == "tanh":
+        t = np.tanh(pre)
+        return t, 1 - t**2
+    return np.maximum(pre, 0.0), (pre > 0).astype(float)
+
+
 def _grads(W, a, X, y):
     """Loss 1/(2n) Σ (f(x)-y)^2 and its gradients with respect to W (m×d) and a (m)."""
     pre = X @ W.T
-    act = np.maximum(pre, 0.0)
+    act, dact = _act(pre)
     r = act @ a - y
     n = len(y)
     ga = act.T @ r / n
-    gW = ((r[:, None] * (pre > 0)) * a[None, :]).T @ X / n
+    gW = ((r[:, None] * dact) * a[None, :]).T @ X / n
     return 0.5 * np.mean(r**2), gW, ga
 
 
@@ -92,6 +104,10 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    global ACTIVATION
+    ACTIVATION = str(params.get("activation", "relu"))
+    if ACTIVATION not in ("relu", "tanh"):
+        raise ValueError(f"activation must be relu or tanh, not {ACTIVATION!r}")
     rng = np.random.default_rng(seed)
     n, d, m = int(params["n"]), int(params["d"]), int(params["width"])
     X = rng.standard_normal((n, d))
@@ -114,6 +130,8 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         out[f"final_loss_{tag}"] = float(_grads(W1, a1, X, y)[0])
         finals[tag] = (W1, a1)
     out["drift_ratio"] = out["drift_lr"] / out["drift_half_lr"]
+    # the drift is first order in η, so drift per unit η is the step-size-free measure of conservation
+    out["drift_rel_per_lr"] = out["drift_rel_lr"] / lr
     out["initial_loss"] = float(_grads(W0, a0, X, y)[0])
     out["win_norm_growth"] = float(np.sum(finals["lr"][0] ** 2) / np.sum(W0**2))
 

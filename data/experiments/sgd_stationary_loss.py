@@ -26,6 +26,9 @@ PARAMS = {
     "control_lr_factor": 1.5,
     "control_batch": 1,
     "control_steps": 3000,
+    # False replaces each minibatch gradient by the exact population gradient (gradient descent on the
+    # population loss): no sampling noise, the mechanism switched off
+    "gradient_noise": True,
 }
 
 
@@ -49,17 +52,20 @@ def predicted_excess(eta: float, B: int, h: np.ndarray, s2: float) -> float:
     return 0.5 * s2 * A / (1 - A)
 
 
-def _simulate(eta, B, h, s2, chains, burn, avg, rng, record_every=1):
+def _simulate(eta, B, h, s2, chains, burn, avg, rng, record_every=1, noise=True):
     """SGD on the error e = w - w*, in H's eigenbasis (so x has independent N(0, h_i) coordinates)."""
     d = len(h)
     sq = np.sqrt(h)
-    E = np.zeros((chains, d))
+    E = np.zeros((chains, d)) if noise else rng.standard_normal((chains, d))
     total, count, trace = 0.0, 0, []
     for t in range(burn + avg):
-        X = rng.standard_normal((chains, B, d)) * sq
-        eps = rng.standard_normal((chains, B)) * np.sqrt(s2)
-        r = np.einsum("cbd,cd->cb", X, E) - eps  # residual x·e − noise = prediction − label
-        E -= eta / B * np.einsum("cb,cbd->cd", r, X)
+        if not noise:
+            E -= eta * h * E  # the population gradient of ½ eᵀHe + σ²/2
+        else:
+            X = rng.standard_normal((chains, B, d)) * sq
+            eps = rng.standard_normal((chains, B)) * np.sqrt(s2)
+            r = np.einsum("cbd,cd->cb", X, E) - eps  # residual x·e − noise = prediction − label
+            E -= eta / B * np.einsum("cb,cbd->cd", r, X)
         exc = 0.5 * np.sum(h * E**2, axis=1)  # population excess loss, exactly
         if t >= burn:
             total += exc.mean()
@@ -84,6 +90,7 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
 
     rng = np.random.default_rng(seed)
     d, s2 = int(params["d"]), float(params["noise_var"])
+    noise = bool(params.get("gradient_noise", True))
     h = np.geomspace(float(params["h_min"]), float(params["h_max"]), d)
     chains = int(params["chains"])
     out: dict = {}
@@ -92,7 +99,7 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         eta, B = float(eta), int(B)
         tau = 1.0 / (2 * eta * h.min())  # slowest relaxation time, in steps
         burn, avg = int(params["burn_in_times"] * tau), int(params["average_times"] * tau)
-        m, _, _ = _simulate(eta, B, h, s2, chains, burn, avg, rng)
+        m, _, _ = _simulate(eta, B, h, s2, chains, burn, avg, rng, noise=noise)
         p = predicted_excess(eta, B, h, s2)
         key = f"lr{eta:g}_b{B}"
         out[f"ratio_{key}"] = m / p
@@ -122,7 +129,7 @@ def _run(params: dict, seed: int, outdir: str) -> dict:
         else:
             hi = mid
     eta_c = float(params["control_lr_factor"]) * lo
-    _, trace_c, t_c = _simulate(eta_c, Bc, h, s2, chains, 0, int(params["control_steps"]), rng)
+    _, trace_c, t_c = _simulate(eta_c, Bc, h, s2, chains, 0, int(params["control_steps"]), rng, noise=noise)
     out["control_lr"] = eta_c
     out["critical_lr"] = lo
     out["control_diverged"] = bool(t_c < int(params["control_steps"]) or trace_c[-1] > 1e6)

@@ -22,6 +22,7 @@ PARAMS = {
     "n_networks": 4,
     "sigma_b2": 0.05,
     "sigma_w2": [1.2, "critical", 2.5, 4.0],
+    "activation": "tanh",  # "linear" simulates a network without the nonlinearity: the mechanism switched off
 }
 
 _Z, _WZ = np.polynomial.hermite_e.hermegauss(101)
@@ -44,6 +45,14 @@ def chi1(sw2: float, sb2: float) -> float:
     return sw2 * np.sum(_WZ * (1 - np.tanh(np.sqrt(q) * _Z) ** 2) ** 2)
 
 
+def _identity(h: np.ndarray) -> np.ndarray:
+    return h
+
+
+def _ones(h: np.ndarray) -> np.ndarray:
+    return np.ones_like(h)
+
+
 def run(params: dict, seed: int, outdir: str) -> dict:
     import matplotlib
 
@@ -55,6 +64,9 @@ def run(params: dict, seed: int, outdir: str) -> dict:
     n, depth, batch, sb2 = int(p["width"]), int(p["depth"]), int(p["batch"]), float(p["sigma_b2"])
     sw2_crit = brentq(lambda s: chi1(s, sb2) - 1, 1.0, 3.0, xtol=1e-12)
     sw2s = [sw2_crit if s == "critical" else float(s) for s in p["sigma_w2"]]
+    if p["activation"] not in ("tanh", "linear"):
+        raise ValueError(f"activation must be tanh or linear, not {p['activation']!r}")
+    phi, dphi = (np.tanh, lambda h: 1 - np.tanh(h) ** 2) if p["activation"] == "tanh" else (_identity, _ones)
     # common random numbers: the same standard-normal weights, rescaled for each σ_w²
     nets = []
     for _ in range(int(p["n_networks"])):
@@ -72,7 +84,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
             hs = []
             h = np.sqrt(q) * z_in
             for layer in range(depth):
-                h = np.tanh(h) @ (np.sqrt(sw2) * w[layer]).T + np.sqrt(sb2) * b[layer]
+                h = phi(h) @ (np.sqrt(sw2) * w[layer]).T + np.sqrt(sb2) * b[layer]
                 hs.append(h)
             # δ_l = ∂loss/∂h_l; going down: δ_{l−1} = tanh'(h_{l−1}) ⊙ (W_lᵀ δ_l)
             delta = top
@@ -80,7 +92,7 @@ def run(params: dict, seed: int, outdir: str) -> dict:
                 log_norms[k, depth - 1 - layer] = np.log(np.mean(np.sum(delta**2, axis=1)))
                 if layer == 0:
                     break
-                delta = (1 - np.tanh(hs[layer - 1]) ** 2) * (delta @ (np.sqrt(sw2) * w[layer]))
+                delta = dphi(hs[layer - 1]) * (delta @ (np.sqrt(sw2) * w[layer]))
         mean_log = log_norms.mean(axis=0)
         travelled = np.arange(depth)
         slopes.append(np.polyfit(travelled, mean_log, 1)[0])
