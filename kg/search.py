@@ -81,7 +81,8 @@ def encode_query(embedder: Embedder, q: str) -> np.ndarray:
 
 
 def _semantic(index: SearchIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
-    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, encode_query(embedder, q), kind, pool)]
+    vec = encode_query(embedder, q)  # type: ignore[arg-type]  # embedders hash by identity
+    return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, vec, kind, pool)]
 
 
 def nearest(
@@ -268,7 +269,8 @@ def related_to_text(
 ) -> list[dict[str, Any]]:
     """Nearest nodes to free text, e.g. related papers for a question."""
     _check(kind, limit)
-    return _cards(store, nearest(store, encode_query(embedder, text.strip()[:2000]), kind, limit))
+    vec = encode_query(embedder, text.strip()[:2000])  # type: ignore[arg-type]  # embedders hash by identity
+    return _cards(store, nearest(store, vec, kind, limit))
 
 
 def _cards(store: Store, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
