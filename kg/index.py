@@ -79,6 +79,7 @@ class VectorIndex:
             sel = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
             ef = min(max(ef, math.ceil(ef * self.size / passing)), 4096)
         if self.exact:
+            # faiss's bundled stubs lag its SWIG API (selectors, HNSW search parameters).
             params = faiss.SearchParameters(sel=sel) if sel is not None else None  # type: ignore[call-arg]
         else:
             params = faiss.SearchParametersHNSW(efSearch=max(ef, k))  # type: ignore[attr-defined]

@@ -81,7 +81,7 @@ def encode_query(embedder: Embedder, q: str) -> np.ndarray:
 
 
 def _semantic(index: SearchIndex, embedder: Embedder, q: str, kind: str | None, pool: int) -> list[tuple[str, float]]:
-    vec = encode_query(embedder, q)  # type: ignore[arg-type]
+    vec = encode_query(embedder, q)  # type: ignore[arg-type]  # embedders hash by identity
     return [(nid, max(c, 0.0)) for nid, c in _nearest_in(index, vec, kind, pool)]
 
 
@@ -286,7 +286,7 @@ def related_to_text(
 ) -> list[dict[str, Any]]:
     """Nearest nodes to free text, e.g. related papers for a question."""
     _check(kind, limit)
-    vec = encode_query(embedder, text.strip()[:2000])  # type: ignore[arg-type]
+    vec = encode_query(embedder, text.strip()[:2000])  # type: ignore[arg-type]  # embedders hash by identity
     return _cards(store, nearest(store, vec, kind, limit))
 
 

@@ -54,11 +54,12 @@ def test_int8_graph_stays_close_and_names_itself(texts, cache, torch_vecs):
     cos = np.sum(vecs * torch_vecs, axis=1)
     assert np.median(cos) > 0.99 and cos.min() > 0.97
     assert enc.name != SentenceEmbedder.name and enc.name.startswith(SentenceEmbedder.name)
-    # Each text's nearest other text is the same one torch finds for almost every text.
+    # The nearest other text torch finds is among the int8 graph's three nearest, for every text.
     ref, got = torch_vecs @ torch_vecs.T, vecs @ vecs.T
     np.fill_diagonal(ref, -1)
     np.fill_diagonal(got, -1)
-    assert np.mean(ref.argmax(1) == got.argmax(1)) >= 0.9
+    top3 = np.argsort(-got, axis=1)[:, :3]
+    assert all(ref[i].argmax() in top3[i] for i in range(len(ref)))
 
 
 def test_graphs_are_built_once_and_written_whole(cache):
