@@ -30,10 +30,14 @@
     el.dataset.focused = on ? "1" : "";
     network.setOptions({ interaction: { zoomView: on } });
   }
-  el.addEventListener("mousedown", () => setFocused(true));
-  document.addEventListener("mousedown", (ev) => {
-    if (!el.contains(ev.target)) setFocused(false);
-  });
+  // Capture phase: vis-network handles the pointer itself, and our flag must flip whatever it does with the event.
+  document.addEventListener(
+    "pointerdown",
+    (ev) => {
+      setFocused(el.contains(ev.target));
+    },
+    true
+  );
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") setFocused(false);
   });
