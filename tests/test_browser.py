@@ -220,9 +220,13 @@ def test_map_is_small_and_grows_on_request(server, page):
         arg=first,
         timeout=20000,
     )
-    page.select_option("#depth", "2")
-    page.wait_for_function("(n) => kgGraph.nodes.length > n", arg=first, timeout=20000)
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    grown = page.evaluate("() => kgGraph.nodes.length")
+    page.select_option("#depth", "2")  # depth 2 grows outwards from what is shown
+    page.wait_for_function(
+        "(n) => kgGraph.nodes.length > n && document.querySelector('#graph').dataset.state === 'ready'",
+        arg=grown,
+        timeout=90000,
+    )
 
 
 def test_wheel_scrolls_the_page_until_the_map_is_clicked(server, page):

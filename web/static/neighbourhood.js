@@ -20,7 +20,7 @@
     {
       nodes: { font: { size: 17, color: "#222", strokeWidth: 4, strokeColor: "#fff" } },
       edges: { font: { size: 12, align: "middle", color: "#555", strokeWidth: 3, strokeColor: "#fff" }, smooth: false, arrows: { to: { enabled: true, scaleFactor: 0.4 } } },
-      physics: { stabilization: { iterations: 250 }, barnesHut: { gravitationalConstant: -6000, springLength: 150, avoidOverlap: 0.4 } },
+      physics: { stabilization: { iterations: 150 }, barnesHut: { gravitationalConstant: -6000, springLength: 150, avoidOverlap: 0.4 } },
       interaction: { hover: true, tooltipDelay: 100000, zoomView: false, dragView: true },
     }
   );
@@ -132,7 +132,7 @@
       declutter();
       el.dataset.state = "ready";
     });
-    network.stabilize(250);
+    network.stabilize(150);
   }
 
   network.on("click", (p) => {
