@@ -208,7 +208,7 @@ def test_foreign_vault_home_has_no_strands(mathserver, page):
 
 def test_map_is_small_and_grows_on_request(server, page):
     page.goto(server + "/node/learning-mechanics")
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
     first = page.evaluate("() => kgGraph.nodes.length")
     assert 5 <= first <= 30
     assert "not shown" in page.locator("#map-status").inner_text()
@@ -231,7 +231,7 @@ def test_map_is_small_and_grows_on_request(server, page):
 
 def test_wheel_scrolls_the_page_until_the_map_is_clicked(server, page):
     page.goto(server + "/node/learning-mechanics")
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
     box = page.locator("#graph").bounding_box()
     page.evaluate("(y) => window.scrollTo(0, y - 100)", box["y"] + page.evaluate("() => window.scrollY"))
     box = page.locator("#graph").bounding_box()
@@ -264,7 +264,7 @@ def test_note_page_sections(server, page):
     assert page.locator("#original p").inner_text()
     assert page.locator("#backlinks li").count() >= 1
     assert page.locator("#sources li").count() >= 8
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
     rows = page.locator("#related .related-row")
     ids = [r.get_attribute("data-id") for r in rows.all()]
     assert len(ids) == len(set(ids))
@@ -274,7 +274,7 @@ def test_note_page_sections(server, page):
 
 def test_click_a_neighbour_walks_the_graph(server, page):
     page.goto(server + "/node/learning-mechanics")
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
     page.locator("#graph").scroll_into_view_if_needed()
     target = page.evaluate(
         "() => kgGraph.nodes.getIds().find(id => id !== kgGraph.centre && kgGraph.nodes.get(id).kind === 'concept')"
@@ -282,7 +282,7 @@ def test_click_a_neighbour_walks_the_graph(server, page):
     pos = page.evaluate("(id) => kgGraph.domPosition(id)", target)
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_function("(id) => kgGraph.centre === id", arg=target, timeout=10000)
-    page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+    page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
     assert page.evaluate("() => kgGraph.nodes.get(kgGraph.centre).borderWidth") == 3
     page.locator("#graph").scroll_into_view_if_needed()
     page.mouse.move(5, 5)  # away from the graph, so no hover state carries into the next click
@@ -335,7 +335,7 @@ def test_no_xss_payload_fires(server, page):
         page.goto(server + url)
         page.wait_for_load_state("networkidle")
         if url == "/node/xss-note":
-            page.wait_for_selector("#graph[data-state=ready]", timeout=20000)
+            page.wait_for_selector("#graph[data-state=ready]", timeout=60000)
             page.locator("#body a.wikilink").first.hover()
             page.wait_for_timeout(400)
         assert page.evaluate("() => window.__xss") is None, url
