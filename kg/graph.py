@@ -161,7 +161,10 @@ def _fa2(G: nx.Graph, seed: int, scale: float, mass: dict[Any, float] | None = N
     if n > 600:  # dense n×n forces; above this the sparse spring layout is the affordable one
         raw = nx.spring_layout(G, seed=seed, iterations=30)
     else:
-        raw = nx.forceatlas2_layout(G, max_iter=80, seed=seed, node_mass=mass, weight="weight" if mass else None)
+        # Strong gravity on the graph of communities keeps groups with no link between them close by.
+        raw = nx.forceatlas2_layout(
+            G, max_iter=80, seed=seed, node_mass=mass, weight="weight" if mass else None, strong_gravity=bool(mass)
+        )
     arr = np.array([raw[v] for v in G], dtype=float)
     arr -= arr.mean(axis=0)
     radius = float(np.abs(arr).max()) or 1.0

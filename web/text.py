@@ -71,6 +71,8 @@ def clean_snippet(text: str, spans: list[list[int]] | None = None) -> tuple[str,
 
     >>> clean_snippet("see [[Gradient flow|the flow]] and [[a-b#H]]")[0]
     'see the flow and a-b › H'
+    >>> clean_snippet("…ow]] links [[large-learning-rate…")[0]
+    '…ow links large-learning-rate…'
     >>> clean_snippet("…x_i$ grows like $n^2$")[0]
     '… grows like $n^2$'
     >>> clean_snippet("How $\\theta_t$ moves under $\\dot x = \\to…")[0]
@@ -82,6 +84,7 @@ def clean_snippet(text: str, spans: list[list[int]] | None = None) -> tuple[str,
         for i in range(max(a, 0), min(b, len(text))):
             mask[i] = True
     text, mask = _sub(text, mask, WIKI, _wiki_text)
+    text, mask = _sub(text, mask, r"!?\[\[|\]\]", "")  # halves of a link the snippet cut through
     text, mask = _sub(text, mask, r"(?:^|(?<=\s))#{1,6}\s+|%%", "")  # heading marks and comment fences
     return _cut_unpaired(text, mask)
 

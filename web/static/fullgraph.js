@@ -34,7 +34,7 @@
         data.edges.forEach(([a, b, k]) => {
           const s = ids[a];
           const t = ids[b];
-          if (!graph.hasEdge(s, t)) graph.addEdge(s, t, { size: 0.4, color: data.edge_kinds[k] === "similar" ? "#e6e6e6" : "#c3cbd8" });
+          if (!graph.hasEdge(s, t)) graph.addEdge(s, t, { size: 0.12 * unit * 4, color: data.edge_kinds[k] === "similar" ? "#e6e6e6" : "#c3cbd8" });
         });
         container.dataset.edges = "ready";
       }
@@ -45,9 +45,9 @@
         return false;
       }
       const renderer = new Sigma(graph, container, {
-        labelRenderedSizeThreshold: 8,
-        labelDensity: 0.6,
-        labelGridCellSize: 90,
+        labelRenderedSizeThreshold: 12,
+        labelDensity: 0.25,
+        labelGridCellSize: 150,
         defaultEdgeType: "line",
         hideEdgesOnMove: true,
         nodeReducer: (node, attrs) => {
@@ -100,7 +100,7 @@
         state.focused = id;
         container.dataset.focused = id;
         const d = renderer.getNodeDisplayData(id);
-        if (d) renderer.getCamera().animate({ x: d.x, y: d.y, ratio: 0.15 }, { duration: 400 });
+        if (d) renderer.getCamera().animate({ x: d.x, y: d.y, ratio: 0.3 }, { duration: 400 });
         renderer.refresh({ skipIndexation: true });
         return true;
       }

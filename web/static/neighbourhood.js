@@ -20,7 +20,7 @@
     {
       nodes: { font: { size: 17, color: "#222", strokeWidth: 4, strokeColor: "#fff" } },
       edges: { font: { size: 12, align: "middle", color: "#555", strokeWidth: 3, strokeColor: "#fff" }, smooth: false, arrows: { to: { enabled: true, scaleFactor: 0.4 } } },
-      physics: { stabilization: { iterations: 250 }, barnesHut: { gravitationalConstant: -6000, springLength: 150, avoidOverlap: 0.4 } },
+      physics: { stabilization: { iterations: 150 }, barnesHut: { gravitationalConstant: -6000, springLength: 150, avoidOverlap: 0.4 } },
       interaction: { hover: true, tooltipDelay: 100000, zoomView: false, dragView: true },
     }
   );
@@ -30,10 +30,14 @@
     el.dataset.focused = on ? "1" : "";
     network.setOptions({ interaction: { zoomView: on } });
   }
-  el.addEventListener("mousedown", () => setFocused(true));
-  document.addEventListener("mousedown", (ev) => {
-    if (!el.contains(ev.target)) setFocused(false);
-  });
+  // Capture phase: vis-network handles the pointer itself, and our flag must flip whatever it does with the event.
+  document.addEventListener(
+    "pointerdown",
+    (ev) => {
+      setFocused(el.contains(ev.target));
+    },
+    true
+  );
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") setFocused(false);
   });
@@ -128,7 +132,7 @@
       declutter();
       el.dataset.state = "ready";
     });
-    network.stabilize(250);
+    network.stabilize(150);
   }
 
   network.on("click", (p) => {
