@@ -46,6 +46,15 @@ def main() -> None:
 @click.option("--similar-k", type=click.IntRange(0, 100), help="Neighbours kept per node for `similar` edges.")
 @click.option("--similar-threshold", type=click.FloatRange(-1, 1), help="Minimum cosine for a `similar` edge.")
 @click.option("--progress/--no-progress", default=None, help="Show progress bars (default: on a terminal).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Embed here, or in partitions on Dask workers (a LocalCluster unless --scheduler is given).",
+)
+@click.option("--scheduler", help="A Dask scheduler address, e.g. tcp://HOST:8786 (with --executor dask).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 1024), help="LocalCluster workers.")
 def ingest(
     paths: tuple[str, ...],
     db: str,
@@ -53,6 +62,9 @@ def ingest(
     similar_k: int | None,
     similar_threshold: float | None,
     progress: bool | None,
+    executor: str,
+    scheduler: str | None,
+    workers: int,
 ) -> None:
     """Ingest notes, papers and experiments under PATHS. Exits 1 if any file failed (they are listed)."""
     from kg.writer import IngestBusy
@@ -60,7 +72,14 @@ def ingest(
 
     store = _open(db, create=True)
     try:
-        report = run_ingest(store, list(paths), k=similar_k, threshold=similar_threshold, progress=progress)
+        embedder = None
+        if executor == "dask":
+            from kg.embed_dask import DaskEmbedder
+
+            embedder = DaskEmbedder(workers, scheduler)
+        elif scheduler:
+            raise click.UsageError("--scheduler needs --executor dask")
+        report = run_ingest(store, list(paths), embedder, k=similar_k, threshold=similar_threshold, progress=progress)
     except IngestBusy as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -90,3 +90,25 @@ def embed_partitions(texts: list[str], n_workers: int = 2, **kw: Any) -> np.ndar
     for start, vecs in iter_partitions(texts, n_workers, **kw):
         out[start : start + len(vecs)] = vecs
     return out
+
+
+class DaskEmbedder:
+    """The Embedder protocol over a Dask cluster, for `kg ingest --executor dask`: each chunk the ingest embeds is
+    cut into partitions that workers embed, and the ingest stores the chunk when all its vectors are back.
+
+    Workers run the fp32 sentence-transformers model (or the fake embedder under KG_EMBEDDER=fake), so vectors
+    are cached under that model's name and agree with an in-process fp32 ingest."""
+
+    dim = DIM
+
+    def __init__(self, n_workers: int = 2, scheduler: str | None = None, fake: bool | None = None) -> None:
+        from kg.embeddings import MODEL_NAME, FakeEmbedder
+
+        self.n_workers, self.scheduler = n_workers, scheduler
+        self.fake = os.environ.get("KG_EMBEDDER") == "fake" if fake is None else fake
+        self.name = FakeEmbedder.name if self.fake else MODEL_NAME
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return embed_partitions(texts, self.n_workers, scheduler=self.scheduler, fake=self.fake)

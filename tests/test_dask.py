@@ -110,3 +110,23 @@ def test_embed_partitions_matches_the_in_process_embedder_in_input_order():
     out = embed_partitions(texts, 2, fake=True)
     assert out.shape == (300, 384) and out.dtype.name == "float32"
     assert (out == FakeEmbedder().encode(texts)).all()
+
+
+def test_ingest_on_dask_gives_the_local_graph(tmp_path: Path):
+    """`kg ingest --executor dask` embeds on a LocalCluster and writes the same store as the in-process path."""
+    import subprocess
+
+    from conftest import KG, dump, kg_env
+
+    vault = tmp_path / "vault"
+    shutil.copytree(DATA / "vault", vault)
+    dbs = {}
+    for executor in ("local", "dask"):
+        db = tmp_path / f"{executor}.db"
+        proc = subprocess.run([*KG, "ingest", str(vault), "--db", str(db), "--executor", executor, "--json"],
+                              capture_output=True, text=True, env=kg_env(), timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        dbs[executor] = db
+    with Store(dbs["local"]) as a, Store(dbs["dask"]) as b:
+        assert dump(a) == dump(b)
+        assert b.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] > 0
