@@ -27,7 +27,8 @@ MD_LINK = re.compile(
     r"(?:\s{1,8}\"[^\"\n]{0,400}\")?\s{0,8}\)"
 )
 TAG = re.compile(r"(?<![\w/#&\[\]])#([\w\-/]{1,200})")
-FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.S | re.M)
+# Possessive runs (`{3,}+): a line of backticks with no newline after it must not backtrack quadratically.
+FENCE = re.compile(r"^[ \t]{0,3}(`{3,}+|~{3,}+)[^\n]*+\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.S | re.M)
 INLINE_CODE = re.compile(r"`[^`\n]{0,2000}`")
 COMMENT = re.compile(r"%%.*?(?:%%|\Z)|<!--.*?(?:-->|\Z)", re.S)
 MATH = re.compile(r"\$\$.{0,20000}?\$\$|(?<![\\$])\$(?=[^\s$])[^$\n]{0,2000}?(?<=[^\s\\])\$(?!\d)", re.S)

@@ -40,7 +40,7 @@ def latest_runs(store: Store, claim_ids: list[str]) -> dict[str, dict[str, Any]]
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         found = store.db.query(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        out.update({r["claim"]: r for r in found})
+        out.update({r["claim"]: _decode(r) for r in found})
     return out
 
 

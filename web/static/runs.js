@@ -10,7 +10,7 @@
     if (!button) return;
 
     async function refresh() {
-      const r = await fetch(button.dataset.page, { headers: { Accept: "text/html" } });
+      const r = await fetch(button.dataset.page, { headers: { Accept: "text/html" }, cache: "no-store" });
       if (!r.ok) return;
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       const fresh = doc.getElementById("claim");
@@ -21,6 +21,29 @@
         document.getElementById("run-status").textContent = note;
         if (window.kgMath) window.kgMath(fresh);
         wire();
+      }
+    }
+
+    // A Rerun starts the claim's web sweep: follow it run by run until its verdict is in.
+    async function followSweep(sweepId) {
+      const t0 = Date.now();
+      for (;;) {
+        const r = await fetch("/api/sweeps/" + encodeURIComponent(sweepId));
+        if (!r.ok) {
+          status.textContent = "lost track of the sweep";
+          break;
+        }
+        const sw = await r.json();
+        const secs = ((Date.now() - t0) / 1000).toFixed(0);
+        if (sw.status !== "running") {
+          status.dataset.status = "done";
+          status.textContent = "done: " + (sw.headline || sw.verdict) + " in " + secs + " s";
+          await refresh();
+          break;
+        }
+        status.dataset.status = "running";
+        status.textContent = sw.done + "/" + sw.total + " runs done… " + secs + " s";
+        await new Promise((ok) => setTimeout(ok, 700));
       }
     }
 
@@ -55,7 +78,8 @@
         return;
       }
       const run = await r.json();
-      follow(run.id);
+      if (run.sweep) followSweep(run.sweep);
+      else follow(run.id);
     });
     const s = status.textContent.trim();
     if (s === "queued" || s === "running") {
