@@ -92,8 +92,9 @@ def test_no_item_is_true_by_construction(campaign):
     """An item that holds on every run with the same value, and still holds with the mechanism removed, tests
     nothing about the mechanism (such as a ratio of grid ends, or a control that cannot fail).
 
-    Measures read off a grid (octaves, counts, slopes between grid points) can coincide on two seeds by chance; bench/seeds.py checks
-    them over ten. Here they must at least change somewhere: across seeds or with the mechanism removed."""
+    Measures read off a grid (octaves, counts, slopes between grid points) can coincide on two seeds by chance;
+    bench/seeds.py checks them over ten. Here they must at least change somewhere: across seeds or with the
+    mechanism removed."""
     for cid, (node, runs, off) in campaign.items():
         for item in node["meta"]["prediction"]:
             values = {_rounded(r["metrics"].get(item["metric"])) for r in runs}
