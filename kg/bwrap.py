@@ -59,6 +59,9 @@ class Launch:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+PRIVATE = ("/tmp", "/dev/shm")
+
+
 def _covered(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
@@ -97,9 +100,12 @@ def bwrap_argv(outdir: Path, tail: list[str], *, as_root: bool) -> list[str]:
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all"]
-    for d in _parents(ro, ro):
+    # A venv under /tmp (a CI checkout, say) is bound after the private /tmp is mounted, which would hide it.
+    late = [p for p in ro if _covered(p, list(PRIVATE))]
+    early = [p for p in ro if p not in late]
+    for d in _parents(early, early):
         argv += ["--perms", "0755", "--dir", d]
-    for p in ro:
+    for p in early:
         argv += ["--ro-bind", p, p]
     for link, target in (("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/bin", "usr/bin"), ("/sbin", "usr/sbin")):
         if os.path.islink(link) or not os.path.exists(link):
@@ -110,8 +116,12 @@ def bwrap_argv(outdir: Path, tail: list[str], *, as_root: bool) -> list[str]:
         if os.path.exists(p):
             argv += ["--ro-bind", p, p]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    for tmp in ("/tmp", "/dev/shm"):  # private, small, and usable by the run's own uid
+    for tmp in PRIVATE:  # private, small, and usable by the run's own uid
         argv += ["--perms", "1777", "--size", str(TMPFS_BYTES), "--tmpfs", tmp]
+    for d in _parents(late, early):
+        argv += ["--perms", "0755", "--dir", d]
+    for p in late:
+        argv += ["--ro-bind", p, p]
     for d in _parents([out, INSIDE_PY], ro):  # after the tmpfs mounts, which would hide them
         argv += ["--perms", "0755", "--dir", d]
     argv += ["--bind", out, out]

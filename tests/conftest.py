@@ -17,6 +17,8 @@ from kg.writer import ingest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 KG = [sys.executable, "-m", "kg.cli"]
+# A script for long fuzzing campaigns; it needs the optional `fuzz` extra (atheris), which the suite does not.
+collect_ignore = ["fuzz/atheris_run.py"]
 
 
 @pytest.fixture
