@@ -265,20 +265,6 @@ def _tail(f: Any) -> str:
     return os.pread(f.fileno(), LOG_LIMIT * 4, max(0, size - LOG_LIMIT * 4)).decode(errors="replace")[-LOG_LIMIT:]
 
 
-def _refusal(store: Store, p: Plan, code_hash: str) -> str:
-    """Why a prepared run must not start, or ''."""
-    if code_hash != p.code_hash:
-        return "the experiment file changed since it was registered; run `kg ingest` again"
-    try:
-        trust.check(store, p.file, code_hash)
-    except trust.NotTrusted as exc:
-        return str(exc)
-    bad = _non_finite(p.params, "params") or _non_finite(p.prediction, "prediction")
-    if bad:
-        return f"claim '{p.claim}': {bad} is not a finite number; fix the front matter"
-    return ""
-
-
 def _non_finite(value: Any, where: str) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return where

@@ -266,21 +266,20 @@ def run_grids(
     if jobs or refused:
         mark_runs_dir(folder)
     closed = {sweep_id: finish_sweep(store, sweep_id, folder) for sweep_id, n in left.items() if n == 0}
+
+    def land(sweep_id: str, run_id: str, rec: RunRecord) -> None:
+        """Write one run's record; close its sweep when it is the sweep's last."""
+        row = record_run(store, run_id, rec, folder)
+        if on_run:
+            on_run(sweep_id, row)
+        left[sweep_id] -= 1
+        if left[sweep_id] == 0:
+            closed[sweep_id] = finish_sweep(store, sweep_id, folder)
+
     for sweep_id, run_id, rec in refused:
-        row = record_run(store, run_id, rec, folder)
-        if on_run:
-            on_run(sweep_id, row)
-        left[sweep_id] -= 1
-        if left[sweep_id] == 0:
-            closed[sweep_id] = finish_sweep(store, sweep_id, folder)
+        land(sweep_id, run_id, rec)
     for i, rec in ex.run([spec for _, _, spec in jobs]):
-        sweep_id, run_id, _spec = jobs[i]
-        row = record_run(store, run_id, rec, folder)
-        if on_run:
-            on_run(sweep_id, row)
-        left[sweep_id] -= 1
-        if left[sweep_id] == 0:
-            closed[sweep_id] = finish_sweep(store, sweep_id, folder)
+        land(jobs[i][0], jobs[i][1], rec)
     return [closed[sweep_id] for _g, sweep_id, _ids in started]
 
 

@@ -59,3 +59,17 @@ def kg_env(**extra: str) -> dict[str, str]:
     env.setdefault("KG_EMBEDDER", "fake")
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def dist_store(tmp_path: Path):
+    """The distribution test vault, ingested and trusted (a vault's experiments run only once trusted)."""
+    from kg.trust import trust_folder
+
+    src = tmp_path / "vault"
+    shutil.copytree(DATA / "dist_vault", src)
+    s = Store(tmp_path / "kg.db")
+    assert ingest(s, [str(src)], FakeEmbedder(), progress=False).errors == []
+    trust_folder(s, src / "experiments")
+    yield s, tmp_path / "runs"
+    s.close()

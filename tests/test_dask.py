@@ -17,23 +17,11 @@ from kg.embeddings import FakeEmbedder
 from kg.executors import DaskExecutor
 from kg.runner import plan, spec_for
 from kg.store import Store
-from kg.trust import trust_folder
 from kg.verify import verify_claims
 from kg.writer import ingest
 
 pytest.importorskip("distributed")
 TOY = ["law", "seeds-below-two", "strict-seeds", "nan-beside-a-failure", "only-nan"]
-
-
-@pytest.fixture
-def dist_store(tmp_path: Path):
-    src = tmp_path / "vault"
-    shutil.copytree(DATA / "dist_vault", src)
-    s = Store(tmp_path / "kg.db")
-    assert ingest(s, [str(src)], FakeEmbedder(), progress=False).errors == []
-    trust_folder(s, src / "experiments")
-    yield s, tmp_path / "runs"
-    s.close()
 
 
 def _verdicts(results: list[dict]) -> list[tuple]:

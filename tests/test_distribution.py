@@ -7,34 +7,19 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import DATA, KG, kg_env
+from conftest import KG, kg_env
 
 from ingest.claims import check_distribution
 from ingest.records import ParseError
 from kg.distribution import describe_grid, stats, summarise, sweep_verdict, wilson
 from kg.embeddings import FakeEmbedder
 from kg.runner import RunSpec, plan, run_one, spec_for
-from kg.store import Store
-from kg.trust import trust_folder
 from kg.verdict import verdict
 from kg.verify import build_grid, claim_sweeps, sweep_runs, verify_claims
 from kg.writer import ingest
-
-
-@pytest.fixture
-def dist_store(tmp_path: Path):
-    src = tmp_path / "vault"
-    shutil.copytree(DATA / "dist_vault", src)
-    s = Store(tmp_path / "kg.db")
-    assert ingest(s, [str(src)], FakeEmbedder(), progress=False).errors == []
-    trust_folder(s, src / "experiments")  # a test vault's experiments run only once trusted, like any vault's
-    yield s, tmp_path / "runs"
-    s.close()
 
 
 def test_wilson_interval_matches_the_closed_form():
