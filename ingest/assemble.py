@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ingest import summaries
-from ingest.links import VaultIndex, is_note, norm
+from ingest.links import VaultIndex, is_note, looks_named, norm
 from ingest.papers import clean_arxiv, clean_doi, merge_papers
 from ingest.pipeline import SELF, ParsedFile
 from ingest.records import EdgeRecord, FileError, FileWarning, NodeRecord, normalise_title
@@ -301,7 +301,7 @@ class _Resolver:
             )
             self.add(p, pf.source.root)
         if rel is None and posixpath.splitext(target)[1].lower() not in ("", ".md", ".markdown"):
-            if not _looks_named(target):
+            if not looks_named(target):
                 msg = f"links to '{target}', which is not in the vault; add the file or fix the link"
                 self.out.warnings.append(FileWarning(pf.source.path, e.line or None, "missing-attachment", msg))
                 return
@@ -354,12 +354,6 @@ class _Resolver:
             node = self.out.nodes.get(nid)
             if node is not None and node.kind in ("concept", "inquiry"):
                 node.meta["links"] = dict(sorted(links.items()))
-
-
-def _looks_named(target: str) -> bool:
-    """A note name with a dot in it (`v1.2 notes`) rather than a file with an extension."""
-    ext = posixpath.splitext(target)[1]
-    return " " in ext or len(ext) > 6
 
 
 def _add_tag(tag: str, out: Assembly) -> None:

@@ -116,7 +116,12 @@ def _best(hits: list[str], here: str) -> str:
     return min(same or hits, key=_key)
 
 
+def looks_named(target: str) -> bool:
+    """A note name with a dot in it (`v1.2 notes`) rather than a file with an extension (`.2 notes`)."""
+    ext = posixpath.splitext(target)[1]
+    return " " in ext or len(ext) > 6
+
+
 def _looks_like_name_with_dot(t: str, ix: VaultIndex) -> bool:
     """`[[v1.2 notes]]` names a note `v1.2 notes.md`, not a file with extension `.2 notes`."""
-    ext = posixpath.splitext(posixpath.basename(t))[1]
-    return " " in ext or (posixpath.basename(t) + ".md") in ix.by_name or len(ext) > 6
+    return looks_named(posixpath.basename(t)) or (posixpath.basename(t) + ".md") in ix.by_name

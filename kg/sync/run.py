@@ -197,14 +197,9 @@ def _unchanged(
 
 def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = None) -> list[ParsedFile]:
     """Parse read files, reusing the parse cache; newly parsed files are cached."""
-
-    def cached(digest: str) -> list[Record] | None:
-        row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
-        return records_from_json(json.loads(row[0])) if row else None
-
     parsed = []
     for rf in _bar(reads, "parsing", progress):
-        parsed.append(parse_read(rf, cached))
+        parsed.append(parse_read(rf, lambda digest: _cached_records(store, digest)))
         rf.data = None
     fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
     for start in range(0, len(fresh), 2000):
