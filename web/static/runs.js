@@ -36,9 +36,11 @@
         const sw = await r.json();
         const secs = ((Date.now() - t0) / 1000).toFixed(0);
         if (sw.status !== "running") {
-          status.dataset.status = "done";
-          status.textContent = "done: " + (sw.headline || sw.verdict) + " in " + secs + " s";
+          // Swap the fresh claim section in first, so "done" never shows beside the old verdict.
           await refresh();
+          const now = document.getElementById("run-status");
+          now.dataset.status = "done";
+          now.textContent = "done: " + (sw.headline || sw.verdict) + " in " + secs + " s";
           break;
         }
         status.dataset.status = "running";
