@@ -125,7 +125,10 @@
     if (openFull) openFull.href = "/graph?focus=" + encodeURIComponent(id);
     describe(data.graph);
     network.setOptions({ physics: { enabled: true } });
-    network.once("stabilized", () => {
+    // "stabilizationIterationsDone" fires once per stabilize() call, whether or not the layout
+    // converged; "stabilized" may never come on a busy machine, or come early from the
+    // simulation that stabilize() stops, so it cannot mark the map ready.
+    network.once("stabilizationIterationsDone", () => {
       // Freeze the layout once settled: nodes stay where the reader (or a click) expects them.
       network.setOptions({ physics: { enabled: false } });
       network.fit({ animation: false });
