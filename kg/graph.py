@@ -11,12 +11,13 @@ import networkx as nx
 import numpy as np
 
 from kg.store import Store
+from kg.store import graph as stored
 
 
 def build_graph(store: Store, similar: bool = True) -> nx.MultiDiGraph:
     """The whole store as a MultiDiGraph: node attributes kind/title, edge attributes kind/label/weight."""
     G = nx.MultiDiGraph()
-    for nid, kind, title, meta in store.conn.execute("SELECT id, kind, title, meta FROM nodes"):
+    for nid, kind, title, meta in stored.node_rows(store):
         m = json.loads(meta)
         G.add_node(
             nid,
@@ -25,10 +26,7 @@ def build_graph(store: Store, similar: bool = True) -> nx.MultiDiGraph:
             strand=m.get("strand", ""),
             stub=bool(m.get("stub")),
         )
-    sql = "SELECT source, target, kind, label, weight, origin FROM edges"
-    if not similar:
-        sql += " WHERE kind != 'similar'"
-    for s, t, kind, label, weight, origin in store.conn.execute(sql):
+    for s, t, kind, label, weight, origin in stored.edge_rows(store, similar):
         if s in G and t in G:
             G.add_edge(
                 s,
@@ -104,24 +102,15 @@ def neighbourhood_from_store(
 
     Breadth-first; stops adding nodes at `max_nodes` so a hub's page stays small.
     """
-    kinds_filter = "" if similar else " AND kind != 'similar'"
     seen = {node_id}
     frontier = [node_id]
     for _ in range(depth):
         nxt: list[str] = []
-        for i in range(0, len(frontier), 400):
-            chunk = frontier[i : i + 400]
-            marks = ",".join("?" * len(chunk))
-            rows = store.conn.execute(
-                f"SELECT source, target FROM edges WHERE (source IN ({marks}) OR target IN ({marks})){kinds_filter} "
-                "ORDER BY kind = 'similar', weight DESC",
-                chunk + chunk,
-            )
-            for s, t in rows:
-                for m in (s, t):
-                    if m not in seen and len(seen) < max_nodes:
-                        seen.add(m)
-                        nxt.append(m)
+        for s, t in stored.neighbour_pairs(store, frontier, similar):
+            for m in (s, t):
+                if m not in seen and len(seen) < max_nodes:
+                    seen.add(m)
+                    nxt.append(m)
         frontier = nxt
         if not frontier:
             break
@@ -135,16 +124,9 @@ def neighbourhood_from_store(
             dek=n["meta"].get("dek", ""),
             stub=bool(n["meta"].get("stub")),
         )
-    ids = list(nodes)
-    for i in range(0, len(ids), 400):
-        chunk = ids[i : i + 400]
-        marks = ",".join("?" * len(chunk))
-        for s, t, kind, label, weight in store.conn.execute(
-            f"SELECT source, target, kind, label, weight FROM edges WHERE source IN ({marks}){kinds_filter}",
-            chunk,
-        ):
-            if t in nodes:
-                G.add_edge(s, t, key=f"{kind}:{label}", kind=kind, label=label, weight=weight)
+    for s, t, kind, label, weight in stored.edges_from(store, list(nodes), similar):
+        if t in nodes:
+            G.add_edge(s, t, key=f"{kind}:{label}", kind=kind, label=label, weight=weight)
     return G
 
 

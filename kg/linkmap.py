@@ -6,10 +6,10 @@ reached (`meta.links`); pages read that map instead of resolving anything again.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from ingest.links import norm
+from kg.store.graph import meta_of
 
 
 def link_key(target: str) -> str:
@@ -26,8 +26,8 @@ def link_key(target: str) -> str:
 
 def link_targets(conn: sqlite3.Connection, node_id: str) -> dict[str, str]:
     """Each link target written in `node_id`, keyed by `link_key`, → the node id it resolved to (stubs too)."""
-    row = conn.execute("SELECT meta FROM nodes WHERE id = ?", (node_id,)).fetchone()
-    if row is None:
+    meta = meta_of(conn, node_id)
+    if meta is None:
         return {}
-    links = json.loads(row[0] or "{}").get("links") or {}
+    links = meta.get("links") or {}
     return {link_key(k): v for k, v in links.items()}

@@ -33,6 +33,7 @@ from typing import Any
 from kg import bwrap, trust
 from kg.bwrap import Limits
 from kg.store import Store
+from kg.store import runs as stored
 from kg.verdict import verdict as decide
 
 DEFAULT_MEMORY_MB = 2048
@@ -208,28 +209,24 @@ def create_run(
     run_id = uuid.uuid4().hex[:16]
     params = p.params if params is None else params
     prediction = p.prediction if prediction is None else prediction
+    row = {"id": run_id, "claim": p.claim, "experiment": p.experiment, "status": status, "params": json.dumps(params),
+           "seed": seed, "prediction": json.dumps(prediction), "environment": json.dumps(environment()),
+           "pid": os.getpid(), "created_at": _now(), "sweep": sweep}  # fmt: skip
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO runs (id, claim, experiment, status, params, seed, prediction, environment, pid, created_at, "
-            "sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, p.claim, p.experiment, status, json.dumps(params), seed, json.dumps(prediction),
-             json.dumps(environment()), os.getpid(), _now(), sweep),
-        )  # fmt: skip
+        stored.insert_run(conn, row)
     return run_id
 
 
 def _update(store: Store, run_id: str, **fields: Any) -> None:
-    cols = ", ".join(f"{k} = ?" for k in fields)
-    vals = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in fields.values()]
+    vals = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in fields.items()}
     with store.transaction() as conn:
-        conn.execute(f"UPDATE runs SET {cols} WHERE id = ?", [*vals, run_id])
+        stored.update_run(conn, run_id, vals)
 
 
 def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
+    r = stored.run_row(store, run_id)
+    if r is None:
         return None
-    r = rows[0]
     for k in ("params", "metrics", "checks", "environment", "artefacts", "prediction"):
         r[k] = json.loads(r[k])
     return r
@@ -507,8 +504,7 @@ def recover_interrupted(store: Store) -> int:
     created (a restarted server often gets its old pid back) is not the owner."""
     host = socket.gethostname()
     stale = []
-    rows = store.conn.execute("SELECT id, pid, created_at FROM runs WHERE status IN ('queued', 'running')")
-    for run_id, owner, created in rows.fetchall():
+    for run_id, owner, created in stored.unfinished_runs(store):
         if not _alive(owner, created):
             stale.append(run_id)
     for run_id in stale:

@@ -15,6 +15,7 @@ from kg import synonyms
 from kg.embeddings import EMBED_KINDS, Embedder
 from kg.index import VectorIndex
 from kg.store import Store
+from kg.store import text as stored
 
 KEYWORD_WEIGHT = 0.5
 KINDS = ("concept", "paper", "claim", "inquiry", "experiment", "tag")
@@ -118,17 +119,6 @@ class KeywordHit:
     coverage: float  # share of the query's words the node contains
 
 
-def _ranked(store: Store, query: str, kind: str | None, limit: int, skip: set[int]) -> list[tuple[int, float]]:
-    sql = "SELECT rowid, -bm25(nodes_fts, 4.0, 1.0, 0.0) FROM nodes_fts WHERE nodes_fts MATCH ?"
-    args: list[Any] = [query]
-    if kind:
-        sql += " AND kind = ?"
-        args.append(kind)
-    sql += " ORDER BY bm25(nodes_fts, 4.0, 1.0, 0.0) LIMIT ?"
-    args.append(limit + len(skip))
-    return [(r, float(s)) for r, s in store.conn.execute(sql, args) if r not in skip][:limit]
-
-
 # A word held by more than this many nodes is left out of the any-word fallback. Its BM25 weight is small, and
 # ranking every node that holds it was the search tail at 100k notes (BENCHMARKS.md). Counting stops at the cap,
 # so sizing a word costs at most this many doclist entries.
@@ -138,12 +128,7 @@ COMMON_DF = 2000
 def _rare_terms(store: Store, terms: list[str], kind: str | None) -> list[str]:
     """The query's clauses (quoted words, or a word's synonyms ORed) that at most COMMON_DF nodes hold (counted
     up to the cap), rarest first."""
-    sql = "SELECT count(*) FROM (SELECT 1 FROM nodes_fts WHERE nodes_fts MATCH ?" + (" AND kind = ?" if kind else "")
-    sql += " LIMIT ?)"
-    counts = {}
-    for t in terms:
-        args: list[Any] = [t, *([kind] if kind else []), COMMON_DF + 1]
-        counts[t] = store.conn.execute(sql, args).fetchone()[0]
+    counts = {t: stored.match_count(store, t, kind, COMMON_DF + 1) for t in terms}
     return sorted((t for t in terms if 0 < counts[t] <= COMMON_DF), key=lambda t: counts[t])
 
 
@@ -156,27 +141,18 @@ def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordH
     terms = quoted = synonyms.expand(q).fts_clauses()  # each word quoted; a known name ORs its synonyms
     if not terms:
         return []
-    every = _ranked(store, " AND ".join(quoted), kind, limit, set())
+    every = stored.ranked(store, " AND ".join(quoted), kind, limit, set())
     some: list[tuple[int, float]] = []
     rare = _rare_terms(store, terms, kind) if len(terms) > 1 else terms
     if len(every) < limit and len(terms) > 1:
         if rare:
             either = " OR ".join(rare)
-            some = _ranked(store, either, kind, limit - len(every), {r for r, _ in every})
+            some = stored.ranked(store, either, kind, limit - len(every), {r for r, _ in every})
     ranked = every + some
     if not ranked:
         return []
-    marks = ",".join("?" * len(ranked))
-    rows = {
-        r[0]: r[1:]
-        for r in store.conn.execute(
-            f"SELECT f.rowid, n.id, snippet(nodes_fts, 1, '{OPEN}', '{CLOSE}', '…', 16), "
-            f"highlight(nodes_fts, 0, '{OPEN}', '{CLOSE}') "
-            f"FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid WHERE nodes_fts MATCH ? AND f.rowid IN ({marks})",
-            # Snippets mark the rare words only: a common word's doclist costs more to read than the rest.
-            [" OR ".join(rare or terms), *[r for r, _ in ranked]],
-        )
-    }
+    # Snippets mark the rare words only: a common word's doclist costs more to read than the rest.
+    rows = stored.snippets(store, " OR ".join(rare or terms), [r for r, _ in ranked], (OPEN, CLOSE))
     full = {r for r, _ in every}
     hits = []
     for rowid, score in ranked:

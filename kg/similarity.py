@@ -8,6 +8,7 @@ import sqlite3
 import numpy as np
 
 from kg.index import ALL_PAIRS_EXACT_LIMIT, VectorIndex
+from kg.store import vectors as stored
 
 BLOCK = 512
 # Above this many nodes a full rebuild asks an HNSW graph instead of comparing every pair; changes to a few
@@ -95,26 +96,22 @@ def update_similar(
     Runs inside the caller's transaction. Returns the number of node rows recomputed.
     """
     if not ids:
-        conn.execute("DELETE FROM edges WHERE kind = 'similar'")
+        stored.delete_similar(conn)
         return 0
     index = {nid: i for i, nid in enumerate(ids)}
     if full or len(changed) > 0.2 * len(ids):
         rows = list(range(len(ids)))
-        conn.execute("DELETE FROM edges WHERE kind = 'similar'")
+        stored.delete_similar(conn)
     else:
         present = [index[c] for c in changed if c in index]
         update = set(present)
         if changed:
-            marks = ",".join("?" * len(changed))
-            q = f"SELECT DISTINCT source FROM edges WHERE kind = 'similar' AND target IN ({marks})"
-            update.update(index[r[0]] for r in conn.execute(q, list(changed)) if r[0] in index)
+            update.update(index[s] for s in stored.similar_sources(conn, list(changed)) if s in index)
         if present:
             # A node whose list could now admit a changed node: its weakest kept score is below the new one.
             floor = np.full(len(ids), threshold, dtype=np.float32)
             counts = np.zeros(len(ids), dtype=np.int64)
-            for src, n, low in conn.execute(
-                "SELECT source, count(*), min(weight) FROM edges WHERE kind = 'similar' GROUP BY source"
-            ):
+            for src, n, low in stored.similar_counts(conn):
                 if src in index:
                     counts[index[src]] = n
                     if n >= k:
@@ -122,17 +119,10 @@ def update_similar(
             best = (mat[present] @ mat.T).max(axis=0)
             update.update(np.nonzero(best >= floor)[0].tolist())
         rows = sorted(update)
-        for start in range(0, len(rows), 500):
-            chunk = [ids[r] for r in rows[start : start + 500]]
-            conn.execute(
-                f"DELETE FROM edges WHERE kind = 'similar' AND source IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
+        stored.delete_similar(conn, [ids[r] for r in rows])
     if len(rows) == len(ids) and len(ids) > EXACT_LIMIT:
         new = _rows_hnsw(ids, mat, k, threshold)
     else:
         new = _rows(ids, mat, rows, k, threshold)
-    conn.executemany(
-        "INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight) VALUES (?, ?, ?, ?, ?, ?)", new
-    )
+    stored.insert_similar(conn, new)
     return len(rows)

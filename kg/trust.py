@@ -16,6 +16,7 @@ from typing import Any
 from ingest.records import ParseError
 from ingest.text import decode_text
 from kg.store import Store, default_db_path
+from kg.store import trust as stored
 
 PROJECT_EXPERIMENTS = Path(__file__).resolve().parents[1] / "data" / "experiments"
 SOURCE_LIMIT = 5 * 1024 * 1024
@@ -104,31 +105,18 @@ def trust_folder(store: Store, path: str | Path) -> dict[str, Any]:
                 files[str(real)] = file_hash(real)
             except OSError as exc:
                 skipped.append(f"{p}: {exc}")
-    now = _now()
-    with store.transaction() as conn:
-        conn.execute("INSERT OR REPLACE INTO trusted_folders (path, trusted_at) VALUES (?, ?)", (str(folder), now))
-        conn.execute("DELETE FROM trusted_files WHERE folder = ?", (str(folder),))
-        conn.executemany(
-            "INSERT OR REPLACE INTO trusted_files (path, folder, hash, trusted_at) VALUES (?, ?, ?, ?)",
-            [(p, str(folder), h, now) for p, h in files.items()],
-        )
+    stored.trust_folder(store, str(folder), files, _now())
     return {"folder": str(folder), "files": len(files), "skipped": skipped}
 
 
 def revoke(store: Store, path: str | Path) -> bool:
     """Stop trusting a folder. Returns whether it was trusted."""
-    folder = str(Path(path).resolve())
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM trusted_files WHERE folder = ?", (folder,))
-        return conn.execute("DELETE FROM trusted_folders WHERE path = ?", (folder,)).rowcount > 0
+    return stored.revoke_folder(store, str(Path(path).resolve()))
 
 
 def folders(store: Store) -> list[dict[str, Any]]:
     """Every trusted folder, the project's own first, with how many files each has trusted."""
-    rows = store.conn.execute(
-        "SELECT f.path, f.trusted_at, count(t.path) FROM trusted_folders f "
-        "LEFT JOIN trusted_files t ON t.folder = f.path GROUP BY f.path ORDER BY f.path"
-    )
+    rows = stored.trusted_folders(store)
     out = [{"folder": str(PROJECT_EXPERIMENTS), "default": True, "trusted_at": None, "files": None}]
     return out + [{"folder": p, "default": False, "trusted_at": at, "files": n} for p, at, n in rows]
 
@@ -143,8 +131,7 @@ def check(store: Store, file: Path, digest: str | None = None) -> None:
     file = Path(file).resolve()
     if _inside(file, PROJECT_EXPERIMENTS):
         return
-    rows = store.conn.execute("SELECT path FROM trusted_folders").fetchall()
-    held = [Path(r[0]) for r in rows if _inside(file, Path(r[0]))]
+    held = [Path(p) for p in stored.folder_paths(store) if _inside(file, Path(p))]
     if not held:
         cmd = trust_command(store, file.parent)
         raise NotTrusted(f"{file} is not in a trusted folder, so it will not run; if you trust its author, run `{cmd}`")
@@ -153,9 +140,9 @@ def check(store: Store, file: Path, digest: str | None = None) -> None:
             digest = file_hash(file)
         except OSError as exc:
             raise NotTrusted(f"{file} cannot be read ({exc})") from None
-    row = store.conn.execute("SELECT hash FROM trusted_files WHERE path = ?", (str(file),)).fetchone()
-    if row is None or row[0] != digest:
-        what = "is new since its folder was trusted" if row is None else "changed since it was trusted"
+    trusted = stored.trusted_hash(store, str(file))
+    if trusted is None or trusted != digest:
+        what = "is new since its folder was trusted" if trusted is None else "changed since it was trusted"
         cmd = trust_command(store, max(held, key=lambda p: len(p.parts)))
         raise NotTrusted(f"{file} {what}, so it will not run; read it, then run `{cmd}` to trust it again")
 

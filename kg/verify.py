@@ -38,19 +38,14 @@ from kg.runner import (
     spec_for,
 )
 from kg.store import Store
+from kg.store import runs as stored
 
 GRIDS = ("declared", "web", "mechanism_off")
 HISTORY_FIELDS = ("id", "kind", "status", "verdict", "passed", "total", "executor", "created_at", "seconds")
 
 
 def runnable_claims(store: Store) -> list[str]:
-    return [
-        r[0]
-        for r in store.conn.execute(
-            "SELECT id FROM nodes WHERE kind = 'claim' AND CASE WHEN json_valid(meta) "
-            "THEN json_extract(meta, '$.experiment') IS NOT NULL ELSE instr(meta, '\"experiment\"') END ORDER BY id"
-        )
-    ]
+    return stored.runnable_claim_ids(store)
 
 
 @dataclass
@@ -102,13 +97,11 @@ def build_grid(
 def start_sweep(store: Store, g: Grid, executor: str) -> tuple[str, list[str]]:
     """Record a sweep and its queued runs; returns (sweep id, run ids in grid order)."""
     sweep_id = uuid.uuid4().hex[:16]
+    row = {"id": sweep_id, "claim": g.plan.claim, "kind": g.kind, "status": "running", "grid": json.dumps(g.sweep),
+           "params": json.dumps(g.params), "seeds": json.dumps(g.seeds), "require": g.plan.require,
+           "total": len(g.points), "executor": executor, "pid": os.getpid(), "created_at": now()}  # fmt: skip
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO sweeps (id, claim, kind, status, grid, params, seeds, require, total, executor, pid, "
-            "created_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sweep_id, g.plan.claim, g.kind, json.dumps(g.sweep), json.dumps(g.params), json.dumps(g.seeds),
-             g.plan.require, len(g.points), executor, os.getpid(), now()),
-        )  # fmt: skip
+        stored.insert_sweep(conn, row)
     run_ids = [create_run(store, g.plan, seed, params=params, sweep=sweep_id) for params, seed in g.points]
     return sweep_id, run_ids
 
@@ -127,13 +120,11 @@ def finish_sweep(store: Store, sweep_id: str, runs_dir: Path | None = None) -> d
     if runs_dir is not None and runs:
         artefacts = plot_sweep(summary, runs, Path(runs_dir) / "sweeps" / sweep_id, title=row["claim"][6:])
     seconds = (time.time() - _epoch(row["created_at"])) if row["created_at"] else None
+    fields = {"status": "done", "verdict": summary["verdict"], "passed": summary["passed"], "total": summary["total"],
+              "summary": json.dumps(summary), "artefacts": json.dumps(artefacts), "ended_at": now(),
+              "seconds": round(seconds, 3) if seconds is not None else None}  # fmt: skip
     with store.transaction() as conn:
-        conn.execute(
-            "UPDATE sweeps SET status = 'done', verdict = ?, passed = ?, total = ?, summary = ?, artefacts = ?, "
-            "ended_at = ?, seconds = ? WHERE id = ?",
-            (summary["verdict"], summary["passed"], summary["total"], json.dumps(summary), json.dumps(artefacts),
-             now(), round(seconds, 3) if seconds is not None else None, sweep_id),
-        )  # fmt: skip
+        stored.update_sweep(conn, sweep_id, fields)
     return get_sweep(store, sweep_id) or {}
 
 
@@ -144,8 +135,8 @@ def _epoch(iso: str) -> float:
 
 
 def get_sweep(store: Store, sweep_id: str) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT * FROM sweeps WHERE id = ?", [sweep_id]))
-    return _decode(rows[0]) if rows else None
+    row = stored.sweep_row(store, sweep_id)
+    return _decode(row) if row else None
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +147,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 
 def claim_sweeps(store: Store, claim_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """A claim's sweeps, newest first."""
-    rows = store.db.query("SELECT * FROM sweeps WHERE claim = ? ORDER BY created_at DESC LIMIT ?", [claim_id, limit])
-    return [_decode(r) for r in rows]
+    return [_decode(r) for r in stored.claim_sweep_rows(store, claim_id, limit)]
 
 
 def claim_distribution(store: Store, claim: dict[str, Any]) -> dict[str, Any]:
@@ -203,10 +193,7 @@ def sweep_progress(store: Store, sweep_id: str) -> dict[str, Any] | None:
     sweep = get_sweep(store, sweep_id)
     if sweep is None:
         return None
-    rows = store.db.query(
-        "SELECT id, seed, params, status, verdict, seconds FROM runs WHERE sweep = ? ORDER BY rowid", [sweep_id]
-    )
-    runs = [{**r, "params": json.loads(r["params"])} for r in rows]
+    runs = [{**r, "params": json.loads(r["params"])} for r in stored.sweep_run_states(store, sweep_id)]
     return {
         "id": sweep_id,
         "claim": sweep["claim"],
@@ -222,20 +209,13 @@ def sweep_progress(store: Store, sweep_id: str) -> dict[str, Any] | None:
 
 def sweep_runs(store: Store, sweep_id: str) -> list[dict[str, Any]]:
     """The finished runs of a sweep, in the order they were created."""
-    ids = [r[0] for r in store.conn.execute("SELECT id FROM runs WHERE sweep = ? ORDER BY rowid", (sweep_id,))]
-    runs = [get_run(store, i) for i in ids]
+    runs = [get_run(store, i) for i in stored.sweep_run_ids(store, sweep_id)]
     return [r for r in runs if r and r["status"] == "done"]
 
 
 def recover_sweeps(store: Store, runs_dir: Path | None = None) -> int:
     """Close sweeps whose runs have all ended (their process stopped before it could). Returns how many."""
-    stale = [
-        r[0]
-        for r in store.conn.execute(
-            "SELECT id FROM sweeps s WHERE status = 'running' AND NOT EXISTS "
-            "(SELECT 1 FROM runs WHERE sweep = s.id AND status IN ('queued', 'running'))"
-        )
-    ]
+    stale = stored.stale_sweep_ids(store)
     for sweep_id in stale:
         finish_sweep(store, sweep_id, runs_dir)
     return len(stale)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from kg.migrations import migrate
+from kg.store.migrations import migrate
 
 DEFAULT_DB = "data/kg.db"
 
