@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     from kg.embeddings import FakeEmbedder
     from kg.store import Store
+    from kg.store.graph import ids_of_kinds
     from kg.writer import ingest
     from web import create_app
 
@@ -28,7 +29,7 @@ def main() -> int:
         db = Path(tmp) / "kg.db"
         with Store(db) as s:
             ingest(s, [str(ROOT / "data")], FakeEmbedder(), progress=False)
-            ids = [r[0] for r in s.conn.execute("SELECT id FROM nodes WHERE kind IN ('concept', 'inquiry', 'claim')")]
+            ids = ids_of_kinds(s, ("concept", "inquiry", "claim"))
         app = create_app(str(db), embedder=FakeEmbedder())
         client = app.test_client()
         client.get("/node/" + ids[0])

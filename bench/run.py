@@ -200,6 +200,7 @@ def bench_peers(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     from kg.embeddings import SentenceEmbedder
     from kg.search import search
     from kg.store import Store
+    from kg.store.graph import edge_count
     from kg.writer import ingest
 
     vault = tmp / f"peers-{n}"
@@ -210,7 +211,7 @@ def bench_peers(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     store = Store(tmp / f"peers-{n}.db")
     rep = ingest(store, [str(vault)], model, progress=False)
     out["ours_ingest_s"] = rep.seconds
-    out["ours_links"] = store.conn.execute("SELECT count(*) FROM edges WHERE kind = 'links_to'").fetchone()[0]
+    out["ours_links"] = edge_count(store, ["links_to"])
     rng = random.Random(1)
     words = [w for w in note_texts(vault)[0].split() if w.isalpha()][:200]
     qs = [" ".join(rng.sample(words, 4)) for _ in range(queries)]

@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def fill(db: Path, n: int) -> list[str]:
     """Store n finished runs over the claims; returns the claim ids, busiest first."""
     from kg.store import Store
+    from kg.store.runs import insert_runs
 
     with Store(db) as s:
-        claims = [r[0] for r in s.conn.execute("SELECT id FROM nodes WHERE kind = 'claim' ORDER BY id")]
+        claims = [n["id"] for n in s.nodes_of_kind("claim")]
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         log = "step 1000 loss 0.0123\n" * 150
         rows = []
@@ -41,12 +42,10 @@ def fill(db: Path, n: int) -> list[str]:
             metrics, env = json.dumps({"value": i / n}), json.dumps({"python": "3.11"})
             rows.append((uuid.uuid4().hex[:16], claim, "experiment:x", "done", verdict, metrics, env, log, log[:500],
                          when, when))  # fmt: skip
+        columns = ("id", "claim", "experiment", "status", "verdict", "metrics", "environment", "stdout", "stderr",
+                   "created_at", "started_at")  # fmt: skip
         with s.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO runs (id, claim, experiment, status, verdict, metrics, environment, stdout, stderr, "
-                "created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            insert_runs(conn, columns, rows)
     return claims
 
 
@@ -72,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from kg.embeddings import FakeEmbedder
     from kg.store import Store
+    from kg.store.runs import done_runs_of
+    from kg.store.snapshot import checkpoint
     from kg.writer import ingest
     from web import create_app
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         empty, full = Path(tmp) / "empty.db", Path(tmp) / "full.db"
         with Store(empty) as s:
             ingest(s, [str(ROOT / "data")], FakeEmbedder(), progress=False)
-            s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint(s)
         shutil.copy(empty, full)
         claims = fill(full, a.runs)
         busiest = "/node/" + claims[0]
@@ -96,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                     times[(i, url)] += timed(c, url, 1, f"{i}{url}")
         with Store(full) as s:
             t = time.perf_counter()
-            marks = ",".join("?" * len(claims))
-            list(s.db.query(f"SELECT * FROM runs WHERE claim IN ({marks}) AND status = 'done' ORDER BY created_at",
-                            claims))  # fmt: skip
+            done_runs_of(s, claims)
             old_query = (time.perf_counter() - t) * 1000
         for app in apps:
             app.extensions["kg_runs"].shutdown()

@@ -24,7 +24,6 @@ import json
 import os
 import posixpath
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -107,12 +106,15 @@ def node_rel(root: str, path: str, vault: str) -> str | None:
 
 def read_store(db: Path, vault: Path) -> Store:
     """Nodes with their vault paths and the outgoing link edges of every node."""
-    conn = sqlite3.connect(db)
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(edges)")}
-    has_ref = "ref" in cols
+    from kg.store import Store as KgStore
+    from kg.store import graph
+    from kg.store.snapshot import columns
+
+    kg = KgStore(db, create=False)
+    has_ref = "ref" in columns(kg, "edges")
     v = str(vault)
     st = Store({}, {}, {}, defaultdict(list), has_ref=has_ref)
-    for nid, kind, title, root, path, meta in conn.execute("SELECT id, kind, title, root, path, meta FROM nodes"):
+    for nid, kind, title, root, path, meta in graph.node_places(kg):
         rel = node_rel(root, path, v)
         st.rel[nid] = rel
         st.kind[nid] = kind
@@ -124,11 +126,10 @@ def read_store(db: Path, vault: Path) -> Store:
             names.add(posixpath.splitext(posixpath.basename(rel))[0].lower())
             st.by_rel[rel] = nid
         st.names[nid] = names
-    ref_sql = "ref" if has_ref else "''"
-    for src, tgt, kind, ref, line in conn.execute(f"SELECT source, target, kind, {ref_sql}, line FROM edges"):
+    for src, tgt, kind, ref, line in graph.link_rows(kg):
         if kind in LINK_EDGE_KINDS:  # `probable` edges are not links
             st.out[src].append((tgt, ref or "", line))
-    conn.close()
+    kg.close()
     return st
 
 
@@ -284,9 +285,11 @@ def citation_counts(vault: Path, notes: list[str], files: list[str], db: Path) -
             pairs.add((n, c["ref"]))
     ours = 0
     if db.exists():
-        conn = sqlite3.connect(db)
-        ours = conn.execute("SELECT COUNT(*) FROM edges WHERE kind IN ('cites', 'source')").fetchone()[0]
-        conn.close()
+        from kg.store import Store as KgStore
+        from kg.store.graph import edge_count
+
+        with KgStore(db, create=False) as kg:
+            ours = edge_count(kg, ("cites", "source"))
     total = sum(by_origin.values())
     return {"in_bodies": total, "by_origin": dict(by_origin), "distinct": len(pairs), "our_edges": ours}
 

@@ -14,6 +14,7 @@ import networkx as nx
 
 from kg.graph import layout
 from kg.store import Store
+from kg.store import graph as stored
 from web.text import plain_tex
 from web.views import cached, latest_runs
 
@@ -34,7 +35,7 @@ def _positions(store: Store, G: nx.Graph) -> dict[str, list[float]]:
     out = {n: [round(x, 2), round(y, 2), group[n]] for n, (x, y) in pos.items()}
     try:
         with store.transaction():
-            store.conn.execute("DELETE FROM settings WHERE key LIKE 'layout:%'")
+            store.delete_settings("layout:")
             store.set_setting(key, json.dumps(out, separators=(",", ":")))
     except Exception:  # a read-only or busy store still gets a layout, just not a saved one
         pass
@@ -43,12 +44,12 @@ def _positions(store: Store, G: nx.Graph) -> dict[str, list[float]]:
 
 def _structure(store: Store) -> dict[str, Any]:
     nodes: dict[str, dict[str, Any]] = {}
-    for nid, kind, title, meta in store.conn.execute("SELECT id, kind, title, meta FROM nodes"):
+    for nid, kind, title, meta in stored.node_rows(store):
         m = json.loads(meta)
         nodes[nid] = {"id": nid, "kind": kind, "title": title, "strand": m.get("strand", ""), "tags": m.get("tags", [])}
     edges = [
         {"source": s, "target": t, "kind": k, "label": lab}
-        for s, t, k, lab in store.conn.execute("SELECT source, target, kind, label FROM edges")
+        for s, t, k, lab in stored.edge_labels(store)
         if s in nodes and t in nodes
     ]
     G = nx.Graph()

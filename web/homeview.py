@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
 from kg.graph import build_graph, communities
 from kg.store import Store
+from kg.store import graph as stored
 from web.views import cached, card, latest_runs
 
 STRANDS = [
@@ -51,11 +51,7 @@ def _community_data(store: Store) -> list[dict[str, Any]]:
 def home_view(store: Store) -> dict[str, Any]:
     """The home page, built from what the store holds: strands where notes name them (our corpus); otherwise
     top folders, top tags and the most-linked notes. Sections with nothing in them are left out."""
-    notes = store.db.query(
-        "SELECT id, kind, title, path, meta, updated_at FROM nodes WHERE kind IN ('concept', 'inquiry') "
-        "AND json_extract(meta, '$.stub') IS NOT 1 ORDER BY updated_at DESC, id"
-    )
-    notes = [{**n, "meta": json.loads(n["meta"])} for n in notes]
+    notes = stored.recent_notes(store)
     strands = []
     for slug, name in STRANDS:
         members = [card(n) for n in notes if n["meta"].get("strand") == slug and n["kind"] == "concept"]
@@ -65,14 +61,8 @@ def home_view(store: Store) -> dict[str, Any]:
     runs = latest_runs(store, [c["id"] for c in claims])
     by_verdict = Counter(runs[c["id"]]["verdict"] if c["id"] in runs else "unverified" for c in claims)
     folders = Counter(n["path"].split("/")[0] for n in notes if n["path"] and "/" in n["path"])
-    tags = store.conn.execute(
-        "SELECT target, count(*) c FROM edges WHERE kind = 'tagged' GROUP BY target ORDER BY c DESC, target LIMIT 15"
-    ).fetchall()
-    linked = store.conn.execute(
-        "SELECT e.target, count(*) c FROM edges e JOIN nodes n ON n.id = e.target WHERE e.kind = 'links_to' "
-        "AND n.kind IN ('concept', 'inquiry') AND json_extract(n.meta, '$.stub') IS NOT 1 "
-        "GROUP BY e.target ORDER BY c DESC, e.target LIMIT 12"
-    ).fetchall()
+    tags = stored.top_tags(store, 15)
+    linked = stored.most_linked(store, 12)
     most = store.nodes([t for t, _c in linked])
     return {
         "stats": store.stats(),

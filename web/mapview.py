@@ -11,6 +11,7 @@ from typing import Any
 import networkx as nx
 
 from kg.store import Store
+from kg.store import graph as stored
 
 # Edge kind → the group a neighbour joins, in the order groups are filled.
 GROUPS = {
@@ -24,18 +25,6 @@ GROUPS = {
 ORDER = ["relations", "citations", "links", "similar", "tags"]
 DEFAULT_BUDGET = 30
 HOP_BUDGET = 20  # nodes each further hop may add
-
-
-def _touching(store: Store, ids: list[str]) -> list[tuple[str, str, str, str, float]]:
-    out: list[tuple[str, str, str, str, float]] = []
-    for i in range(0, len(ids), 400):
-        chunk = ids[i : i + 400]
-        marks = ",".join("?" * len(chunk))
-        out += store.conn.execute(
-            f"SELECT source, target, kind, label, weight FROM edges WHERE source IN ({marks}) OR target IN ({marks})",
-            chunk + chunk,
-        ).fetchall()
-    return out
 
 
 def _candidates(edges: list[tuple[str, str, str, str, float]], frontier: set[str]) -> dict[str, list[tuple]]:
@@ -58,7 +47,7 @@ def select(store: Store, centre: str, depth: int, budget: int, more: set[str]) -
     shown = [centre]
     left: dict[str, int] = {}
     frontier = {centre}
-    edges = _touching(store, [centre])
+    edges = stored.edges_touching(store, [centre])
     cands = _candidates(edges, frontier)
     room = budget - 1
     for g in ORDER:
@@ -70,7 +59,7 @@ def select(store: Store, centre: str, depth: int, budget: int, more: set[str]) -
             left[g] = len(cands[g]) - len(picked)
     for hop in range(2, depth + 1):
         frontier = set(shown)
-        hop_edges = [e for e in _touching(store, shown[1:]) if GROUPS.get(e[2]) != "tags"]
+        hop_edges = [e for e in stored.edges_touching(store, shown[1:]) if GROUPS.get(e[2]) != "tags"]
         cands = _candidates(hop_edges, frontier)
         pool = [nid for g in ORDER for _w, nid in cands[g]]
         cap = HOP_BUDGET * (2 if "hops" in more else 1)
@@ -90,7 +79,7 @@ def map_graph(store: Store, ids: list[str]) -> nx.MultiDiGraph:
             m = n["meta"]
             G.add_node(nid, kind=n["kind"], title=n["title"], dek=m.get("dek", ""), stub=bool(m.get("stub")))
     centre = ids[0]
-    for s, t, kind, label, w in _touching(store, ids):
+    for s, t, kind, label, w in stored.edges_touching(store, ids):
         if s in G and t in G and s != t:
             if kind == "similar" and centre not in (s, t):
                 continue

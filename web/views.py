@@ -11,6 +11,7 @@ from kg.embeddings import Embedder
 from kg.linkmap import link_key, link_targets
 from kg.search import fts_query, related, related_to_text, search
 from kg.store import Store
+from kg.store import text as stored_text
 from web.render import Links, Target, render_markdown, section
 
 NOTE_KINDS = ("concept", "inquiry")
@@ -97,13 +98,7 @@ def unlinked_mentions(store: Store, node: dict[str, Any], linked: set[str], limi
         phrase = '"' + " ".join(re.findall(r"\w+", name)) + '"'
         if phrase == '""':
             continue
-        rows = store.conn.execute(
-            "SELECT n.id, snippet(nodes_fts, 1, '<<', '>>', '…', 12) "
-            "FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid "
-            "WHERE nodes_fts MATCH ? AND f.kind IN ('concept', 'inquiry') LIMIT 20",
-            (f"body : {phrase}",),
-        )
-        for nid, snip in rows:
+        for nid, snip in stored_text.mentions(store, phrase, 20):
             if nid != node["id"] and nid not in linked and nid not in out:
                 out[nid] = {"id": nid, "snippet": snip}
     nodes = store.nodes(list(out))

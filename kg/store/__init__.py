@@ -120,6 +120,10 @@ class Store:
         """Write a setting; call inside a transaction or on its own."""
         self.conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
+    def delete_settings(self, prefix: str) -> None:
+        """Remove every setting whose key starts with `prefix` (no `%` or `_` in it); call as `set_setting`."""
+        self.conn.execute("DELETE FROM settings WHERE key LIKE ?", (prefix + "%",))
+
     def generation(self) -> int:
         """A number that changes whenever an ingest changes the graph, for caches keyed on it."""
         return int(self.setting("generation", "0") or 0)
