@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 import threading
 from typing import Any, Protocol
 
@@ -124,19 +123,3 @@ def default_embedder() -> Embedder:
     if _DEFAULT is None:
         _DEFAULT = FakeEmbedder() if os.environ.get("KG_EMBEDDER") == "fake" else real_embedder()
     return _DEFAULT
-
-
-def cached_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
-    have: set[str] = set()
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        q = f"SELECT key FROM embeddings WHERE key IN ({','.join('?' * len(chunk))})"
-        have.update(r[0] for r in conn.execute(q, chunk))
-    return have
-
-
-def store_vectors(conn: sqlite3.Connection, keys: list[str], model: str, vecs: np.ndarray) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO embeddings (key, model, dim, vector) VALUES (?, ?, ?, ?)",
-        [(k, model, int(v.shape[0]), v.astype(np.float32).tobytes()) for k, v in zip(keys, vecs, strict=True)],
-    )

@@ -33,8 +33,11 @@ from ingest.pipeline import (
     scan,
 )
 from ingest.records import FileError, FileWarning
-from kg.embeddings import Embedder, cached_keys, default_embedder, embed_text, store_vectors
+from kg.embeddings import Embedder, default_embedder, embed_text
 from kg.store import Store
+from kg.store import sync as stored
+from kg.store.graph import node_count
+from kg.store.vectors import cached_keys, store_vectors
 from kg.sync.apply import FileRow, apply, finish_vectors, stored_index
 from kg.sync.plan import plan
 from kg.sync.report import IngestBusy, IngestReport
@@ -135,7 +138,7 @@ def ingest(
         if same_settings and _unchanged(store, scope, scope_key, stored_files, reads, attachments):
             last = json.loads(store.setting(scope_key + ":report") or "{}")
             report.errors, report.warnings = last.get("errors", []), last.get("warnings", [])
-            report.unchanged = store.conn.execute("SELECT count(*) FROM nodes").fetchone()[0]
+            report.unchanged = node_count(store)
             report.seconds = time.perf_counter() - t0
             return report
         parsed = parse_files(store, reads, progress)
@@ -175,7 +178,7 @@ def ingest(
 
 
 def _stored_files(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
-    return {(r[0], r[1]): (r[2], r[3]) for r in store.conn.execute("SELECT root, rel, hash, fmt FROM files")}
+    return stored.file_hashes(store)
 
 
 def _unchanged(
@@ -207,13 +210,13 @@ def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = Non
             (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh[start : start + 2000]
         ]
         with store.transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO parse_cache VALUES (?, ?)", rows)
+            stored.cache_records(conn, rows)
     return parsed
 
 
 def _cached_records(store: Store, digest: str) -> list[Record] | None:
-    row = store.conn.execute("SELECT records FROM parse_cache WHERE hash = ?", (digest,)).fetchone()
-    return records_from_json(json.loads(row[0])) if row else None
+    raw = stored.cached_records(store, digest)
+    return records_from_json(raw) if raw is not None else None
 
 
 def _with_last_good(
