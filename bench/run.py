@@ -64,14 +64,16 @@ def note_texts(vault: Path) -> list[str]:
 def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
     from bench.vault import make_vault
     from ingest.markdown import split_front_matter
-    from kg.embeddings import SentenceEmbedder, embed_text
+    from kg.embeddings import SentenceEmbedder, embed_text, real_embedder
     from kg.store import Store
     from kg.writer import ingest
 
     vault = tmp / f"ingest-{n}"
     info = make_vault(vault, n, n_papers=0)
-    model = SentenceEmbedder()
+    model = SentenceEmbedder()  # the yardstick: torch fp32, as sentence-transformers runs it
     model.encode(["warm up the model before timing"])
+    ours = real_embedder()  # what `kg ingest` uses (ONNX when onnxruntime imports)
+    ours.encode(["warm up the encoder before timing"])
     texts = note_texts(vault)
     t = time.perf_counter()
     model._load().encode(texts, batch_size=64, normalize_embeddings=True)  # the raw encoder, whole notes
@@ -84,12 +86,12 @@ def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
     model._load().encode(cut, batch_size=64, normalize_embeddings=True)
     raw_cut = time.perf_counter() - t
     store = Store(tmp / f"ingest-{n}.db")
-    cold = ingest(store, [str(vault)], model, progress=False)
-    warm = ingest(store, [str(vault)], model, progress=False)
+    cold = ingest(store, [str(vault)], ours, progress=False)
+    warm = ingest(store, [str(vault)], ours, progress=False)
     one = sorted((vault / "notes").rglob("*.md"))[n // 2]
     head, sep, body = one.read_text().partition("\n---\n")
     one.write_text(head + sep + "A new first sentence about the edge of stability. " + body)
-    changed = ingest(store, [str(vault)], model, progress=False)
+    changed = ingest(store, [str(vault)], ours, progress=False)
     store.close()
     return {
         "notes": n,
@@ -105,6 +107,7 @@ def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
         "one_change_s": changed.seconds,
         "one_change_embedded": changed.embedded,
         "errors": len(cold.errors),
+        "encoder": ours.name,
     }
 
 
@@ -114,7 +117,7 @@ def bench_ingest(n: int, tmp: Path) -> dict[str, Any]:
 def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     from bench.embedders import TopicEmbedder
     from bench.vault import make_vault, n_topics
-    from kg.embeddings import EMBED_KINDS, SentenceEmbedder
+    from kg.embeddings import EMBED_KINDS, real_embedder
     from kg.search import search
     from kg.similarity import EXACT_LIMIT, _rows, _rows_hnsw
     from kg.store import Store
@@ -145,7 +148,7 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
         truth.setdefault(s, set()).add(tgt)
     recall = float(np.mean([len(truth[s] & got.get(s, set())) / len(truth[s]) for s in truth]))
 
-    model = SentenceEmbedder()
+    model = real_embedder()
     model.encode(["warm up"])
     words = [w for w in (vault / "notes").rglob("*.md").__next__().read_text().split() if w.isalpha()][:200]
     qs = [" ".join(rng.sample(words, 4)) for _ in range(queries)]
@@ -197,7 +200,7 @@ def bench_scale(n: int, queries: int, tmp: Path) -> dict[str, Any]:
 
 def bench_peers(n: int, queries: int, tmp: Path) -> dict[str, Any]:
     from bench.vault import make_vault
-    from kg.embeddings import SentenceEmbedder
+    from kg.embeddings import real_embedder
     from kg.search import search
     from kg.store import Store
     from kg.store.graph import edge_count
@@ -205,7 +208,7 @@ def bench_peers(n: int, queries: int, tmp: Path) -> dict[str, Any]:
 
     vault = tmp / f"peers-{n}"
     make_vault(vault, n, n_papers=0)
-    model = SentenceEmbedder()
+    model = real_embedder()
     model.encode(["warm up"])
     out: dict[str, Any] = {"notes": n}
     store = Store(tmp / f"peers-{n}.db")

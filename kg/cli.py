@@ -274,7 +274,9 @@ def serve(
 
     _open(db, create=bool(watch_paths)).close()
     if watch_paths:
-        _start_watch(db, list(watch_paths))
+        # The first ingest runs beside the server: pages, links and keyword search answer as soon as the graph
+        # is written, and related items fill in as the vectors arrive (the pages show the progress).
+        _start_watch(db, list(watch_paths), background=True)
     if not unsafe_no_sandbox and (why := bwrap.probe()):
         click.echo(f"warning: {why}; reruns will be refused (--unsafe-no-sandbox runs them unconfined)", err=True)
     # The web app sits above the library: loaded by name, so `kg` never imports `web`.
@@ -289,7 +291,7 @@ def serve(
     waitress.serve(app, host=host, port=port, threads=threads, ident="lmkg")
 
 
-def _start_watch(db: str, paths: list[str]) -> Any:
+def _start_watch(db: str, paths: list[str], background: bool = False) -> Any:
     from kg.watch import Watcher
 
     def say(r: Any) -> None:
@@ -299,8 +301,9 @@ def _start_watch(db: str, paths: list[str]) -> Any:
             _print_problems(r)
 
     watcher = Watcher(db, paths, on_report=say)
-    watcher.run_once()
-    return watcher.start()
+    if not background:
+        watcher.run_once()
+    return watcher.start(initial=background)
 
 
 @main.command()

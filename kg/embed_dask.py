@@ -100,6 +100,7 @@ class DaskEmbedder:
     are cached under that model's name and agree with an in-process fp32 ingest."""
 
     dim = DIM
+    chunk = 16384  # texts per store write: large, as each chunk is one round of partitions on the cluster
 
     def __init__(self, n_workers: int = 2, scheduler: str | None = None, fake: bool | None = None) -> None:
         from kg.embeddings import MODEL_NAME, FakeEmbedder

@@ -46,7 +46,8 @@ class Watcher:
         self._last_event = time.monotonic()
         self._dirty.set()
 
-    def start(self) -> Watcher:
+    def start(self, initial: bool = False) -> Watcher:
+        """Watch for saves in a thread; with `initial`, that thread first ingests the roots as they stand."""
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
@@ -62,6 +63,8 @@ class Watcher:
             target = root if Path(root).is_dir() else str(Path(root).parent)
             self._observer.schedule(Handler(), target, recursive=True)
         self._observer.start()
+        if initial:
+            self._dirty.set()
         self._thread = threading.Thread(target=self._loop, name="kg-watch", daemon=True)
         self._thread.start()
         return self

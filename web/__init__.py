@@ -55,6 +55,13 @@ def create_app(db_path: str | None = None, *, embedder: Any = None, preload: boo
     app.jinja_env.globals["kind_colours"] = KIND_COLOURS
     app.jinja_env.globals["verdict_colours"] = {k: v for k, v in VERDICT_COLOURS.items() if k != "timeout"}
     errors.init_app(app)
+
+    @app.context_processor
+    def _ingest_progress() -> dict[str, Any]:
+        from kg.sync.progress import read_progress
+
+        return {"ingest_progress": home.ingest_state(read_progress(app.config["DB_PATH"]))}
+
     for bp in (home.bp, nodes.bp, graph.bp, search.bp, runs.bp, files.bp):
         app.register_blueprint(bp)
     runs.init_app(app)

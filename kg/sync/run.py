@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +40,15 @@ from kg.store.graph import node_count
 from kg.store.vectors import cached_keys, store_vectors
 from kg.sync.apply import FileRow, apply, finish_vectors, stored_index
 from kg.sync.plan import plan
+from kg.sync.progress import ProgressFile
 from kg.sync.report import IngestBusy, IngestReport
 
 DEFAULT_K = 5
 DEFAULT_THRESHOLD = 0.45
-EMBED_CHUNK = 16384
+# Vectors are stored (and the store's generation bumped) chunk by chunk, so a server shows related items as
+# they arrive instead of after the last one.
+EMBED_CHUNK = 256
+Tick = Callable[[str, int, int], None]
 
 
 @contextmanager
@@ -98,8 +102,13 @@ def _show(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress
 
 
-def _bar(items: list[Any], desc: str, progress: bool | None) -> Any:
-    return tqdm(items, total=len(items), desc=desc, unit="file", disable=not _show(progress), leave=False)
+def _bar(items: list[Any], desc: str, progress: bool | None, tick: Tick | None = None) -> Iterable[Any]:
+    """The items, with a progress bar on a terminal and each step told to `tick` (the progress file)."""
+    bar = tqdm(items, total=len(items), desc=desc, unit="file", disable=not _show(progress), leave=False)
+    for i, item in enumerate(bar):
+        if tick is not None:
+            tick(desc, i, len(items))
+        yield item
 
 
 def _relocate(sf: SourceFile, scope: Scope) -> SourceFile:
@@ -122,58 +131,76 @@ def ingest(
     """Bring the store in line with the files under `roots`. Unchanged input writes nothing."""
     t0 = time.perf_counter()
     embedder = embedder or default_embedder()
-    report = IngestReport()
     with ingest_lock(store.path):
-        stored_files = _stored_files(store)
-        scope = Scope.of(roots, {r for r, _rel in stored_files})
-        found = scan(roots)
-        report.skipped = [s.to_dict() for s in found.skipped]
-        in_files = [_relocate(sf, scope) for sf in found.files]
-        attachments = [_relocate(sf, scope) for sf in found.attachments]
-        reads = [read_source(sf) for sf in _bar(in_files, "reading", progress)]
-        report.files = len(reads)
-        scope_key = scope.key(embedder.name)
-        settings = _similar_settings(store, k, threshold)
-        same_settings = settings == _similar_settings(store, None, None)
-        if same_settings and _unchanged(store, scope, scope_key, stored_files, reads, attachments):
-            last = json.loads(store.setting(scope_key + ":report") or "{}")
-            report.errors, report.warnings = last.get("errors", []), last.get("warnings", [])
-            report.unchanged = node_count(store)
-            report.seconds = time.perf_counter() - t0
-            return report
-        parsed = parse_files(store, reads, progress)
-        parsed, preserve = _with_last_good(store, parsed, stored_files)
-        outside, kept = _outside_scope(store, scope, stored_files)
-        preserve |= kept
-        vault_files = _vault_files(scope, stored_files, in_files, attachments)
-        asm = assemble(parsed + outside, vault_files)
-        mine = {pf.source.path for pf in parsed} | {""}
-        report.errors = [e.to_dict() for e in asm.errors if e.path in mine]
-        report.warnings = [w.to_dict() for w in asm.warnings if w.path in mine]
-        cs = plan(asm, stored_index(store, preserve), embedder.name)
-        report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
-        report.removed = len(cs.removed)
-        file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
-        full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
-        last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
-        # A crash between the graph and its similar edges leaves this flag: the next ingest recomputes them all.
-        full = full or store.setting("similar_dirty") == "1"
-        # The graph first: pages, links and keyword search are usable while the vectors are made.
-        apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
-        fresh = _embed(store, embedder, cs.embed_needed, asm.nodes, progress)
-        report.embedded = len(fresh)
-        finish_vectors(
-            store,
-            cs.changed_vectors | {cs.embed_needed[k] for k in fresh},
-            (settings[0], settings[1], full),
-            {
-                "similar_k": str(settings[0]),
-                "similar_threshold": str(settings[1]),
-                scope_key: "{generation}",
-                "similar_dirty": "0",
-            },
-        )
+        tick = ProgressFile(store.path)
+        try:
+            report = _ingest(store, roots, embedder, k, threshold, progress, tick)
+        finally:
+            tick.clear()
     report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _ingest(
+    store: Store,
+    roots: list[str],
+    embedder: Embedder,
+    k: int | None,
+    threshold: float | None,
+    progress: bool | None,
+    tick: Tick,
+) -> IngestReport:
+    report = IngestReport()
+    stored_files = _stored_files(store)
+    scope = Scope.of(roots, {r for r, _rel in stored_files})
+    found = scan(roots)
+    report.skipped = [s.to_dict() for s in found.skipped]
+    in_files = [_relocate(sf, scope) for sf in found.files]
+    attachments = [_relocate(sf, scope) for sf in found.attachments]
+    reads = [read_source(sf) for sf in _bar(in_files, "reading", progress, tick)]
+    report.files = len(reads)
+    scope_key = scope.key(embedder.name)
+    settings = _similar_settings(store, k, threshold)
+    same_settings = settings == _similar_settings(store, None, None)
+    if same_settings and _unchanged(store, scope, scope_key, stored_files, reads, attachments):
+        last = json.loads(store.setting(scope_key + ":report") or "{}")
+        report.errors, report.warnings = last.get("errors", []), last.get("warnings", [])
+        report.unchanged = node_count(store)
+        return report
+    parsed = parse_files(store, reads, progress, tick)
+    parsed, preserve = _with_last_good(store, parsed, stored_files)
+    outside, kept = _outside_scope(store, scope, stored_files)
+    preserve |= kept
+    vault_files = _vault_files(scope, stored_files, in_files, attachments)
+    tick("linking", 0, 1)
+    asm = assemble(parsed + outside, vault_files)
+    mine = {pf.source.path for pf in parsed} | {""}
+    report.errors = [e.to_dict() for e in asm.errors if e.path in mine]
+    report.warnings = [w.to_dict() for w in asm.warnings if w.path in mine]
+    cs = plan(asm, stored_index(store, preserve), embedder.name)
+    report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
+    report.removed = len(cs.removed)
+    file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
+    full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
+    last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
+    # A crash between the graph and its similar edges leaves this flag: the next ingest recomputes them all.
+    full = full or store.setting("similar_dirty") == "1"
+    # The graph first: pages, links and keyword search are usable while the vectors are made.
+    apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
+    fresh = _embed(store, embedder, cs.embed_needed, asm.nodes, progress, tick)
+    report.embedded = len(fresh)
+    tick("similar", 0, 1)
+    finish_vectors(
+        store,
+        cs.changed_vectors | {cs.embed_needed[k] for k in fresh},
+        (settings[0], settings[1], full),
+        {
+            "similar_k": str(settings[0]),
+            "similar_threshold": str(settings[1]),
+            scope_key: "{generation}",
+            "similar_dirty": "0",
+        },
+    )
     return report
 
 
@@ -198,10 +225,12 @@ def _unchanged(
     return len(mine) == len(now) and all(mine.get(key, ("?",))[0] == h for key, h in now.items())
 
 
-def parse_files(store: Store, reads: list[ReadFile], progress: bool | None = None) -> list[ParsedFile]:
+def parse_files(
+    store: Store, reads: list[ReadFile], progress: bool | None = None, tick: Tick | None = None
+) -> list[ParsedFile]:
     """Parse read files, reusing the parse cache; newly parsed files are cached."""
     parsed = []
-    for rf in _bar(reads, "parsing", progress):
+    for rf in _bar(reads, "parsing", progress, tick):
         parsed.append(parse_read(rf, lambda digest: _cached_records(store, digest)))
         rf.data = None
     fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
@@ -286,17 +315,31 @@ def _file_changes(
 
 
 def _embed(
-    store: Store, embedder: Embedder, needed: dict[str, str], nodes: dict[str, Any], progress: bool | None
+    store: Store,
+    embedder: Embedder,
+    needed: dict[str, str],
+    nodes: dict[str, Any],
+    progress: bool | None,
+    tick: Tick | None = None,
 ) -> list[str]:
-    """Embed the texts the cache lacks, chunk by chunk, each chunk stored in its own transaction; returns the
-    keys embedded. A vector missing after a crash is found here on the next ingest and made then."""
+    """Embed the texts the cache lacks, chunk by chunk; returns the keys embedded.
+
+    Each chunk is stored in its own transaction, which bumps the store's generation so a running server sees
+    the new vectors. A vector missing after a crash is found here on the next ingest and made then."""
     missing = sorted(set(needed) - cached_keys(store.conn, list(needed)))
-    for start in range(0, len(missing), EMBED_CHUNK):
-        chunk = missing[start : start + EMBED_CHUNK]
+    bar = tqdm(total=len(missing), desc="embedding", unit="text", disable=not _show(progress), leave=False)
+    size = int(getattr(embedder, "chunk", EMBED_CHUNK))
+    for start in range(0, len(missing), size):
+        if tick is not None:
+            tick("embedding", start, len(missing))
+        chunk = missing[start : start + size]
         batch = [nodes[needed[m]] for m in chunk]
-        vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in batch], progress=_show(progress))
+        vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in batch])
         with store.transaction():
             store_vectors(store.conn, chunk, embedder.name, vecs)
+            store.set_setting("generation", str(store.generation() + 1))
+        bar.update(len(chunk))
+    bar.close()
     return missing
 
 

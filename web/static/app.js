@@ -60,3 +60,34 @@
     if (ev.target.closest && ev.target.closest("[data-preview]")) hide();
   });
 })();
+
+// While an ingest writes to the store, the banner under the header follows it; when it ends, offer a reload
+// (related items and the map's similarity edges are complete then).
+(function () {
+  const el = document.getElementById("ingest-status");
+  if (!el || el.dataset.running !== "1") return;
+  async function poll() {
+    let state = null;
+    try {
+      const r = await fetch("/api/status", { cache: "no-store" });
+      state = r.ok ? (await r.json()).ingest : null;
+    } catch (e) {
+      setTimeout(poll, 4000);
+      return;
+    }
+    if (state) {
+      const count = state.total > 1 ? " " + state.done + " of " + state.total : "";
+      el.textContent = "Ingest running: " + state.stage + count +
+        ". Pages, links and keyword search work now; related items fill in as vectors arrive.";
+      setTimeout(poll, 2000);
+      return;
+    }
+    el.dataset.running = "0";
+    el.textContent = "Ingest finished. ";
+    const a = document.createElement("a");
+    a.href = window.location.href;
+    a.textContent = "Reload for every related item";
+    el.append(a);
+  }
+  setTimeout(poll, 2000);
+})();
