@@ -129,3 +129,9 @@ def test_the_sql_check_catches_sql(tmp_path: Path) -> None:
         "    return 'selection'\n"
     )
     assert [int(hit.split(":")[0]) for hit in sql_in(bad)] == [2, 3, 4, 7, 8, 9, 10]
+
+
+def test_the_store_is_one_package() -> None:
+    """The schema and the queries live in kg/store/; no module is left behind at the old places."""
+    assert (ROOT / "kg" / "store" / "__init__.py").exists() and (ROOT / "kg" / "store" / "migrations.py").exists()
+    assert not (ROOT / "kg" / "store.py").exists() and not (ROOT / "kg" / "migrations.py").exists()
