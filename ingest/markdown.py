@@ -61,11 +61,14 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+_NEWLINE = re.compile("\n")
+
+
 class Lines:
     """Line numbers by bisection, so a note with many links is not read once per link."""
 
     def __init__(self, text: str, first: int) -> None:
-        self.breaks = [i for i, ch in enumerate(text) if ch == "\n"]
+        self.breaks = [m.start() for m in _NEWLINE.finditer(text)]
         self.first = first
 
     def of(self, pos: int) -> int:

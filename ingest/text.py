@@ -80,6 +80,9 @@ def sentence_around(text: str, pos: int, limit: int = 300) -> str:
     start = 0 if start < 0 else start + 2
     end = text.find("\n\n", pos)
     end = len(text) if end < 0 else end
+    # A paragraph thousands of characters long is read only near `pos`: the sentence is cut to `limit` anyway,
+    # and a note with many links in one long paragraph must not be scanned once per link.
+    start, end = max(start, pos - 4 * limit), min(end, pos + 4 * limit)
     para = text[start:end]
     offset = pos - start
     begin = 0

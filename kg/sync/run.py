@@ -327,14 +327,16 @@ def _embed(
     Each chunk is stored in its own transaction, which bumps the store's generation so a running server sees
     the new vectors. A vector missing after a crash is found here on the next ingest and made then."""
     missing = sorted(set(needed) - cached_keys(store.conn, list(needed)))
+    texts = {m: embed_text(nodes[needed[m]].title, nodes[needed[m]].text, nodes[needed[m]].meta) for m in missing}
+    # Chunks of texts of like length: each batch the encoder makes pads only to its own longest text.
+    missing.sort(key=lambda m: (len(texts[m]), m))
     bar = tqdm(total=len(missing), desc="embedding", unit="text", disable=not _show(progress), leave=False)
     size = int(getattr(embedder, "chunk", EMBED_CHUNK))
     for start in range(0, len(missing), size):
         if tick is not None:
             tick("embedding", start, len(missing))
         chunk = missing[start : start + size]
-        batch = [nodes[needed[m]] for m in chunk]
-        vecs = embedder.encode([embed_text(n.title, n.text, n.meta) for n in batch])
+        vecs = embedder.encode([texts[m] for m in chunk])
         with store.transaction():
             store_vectors(store.conn, chunk, embedder.name, vecs)
             store.set_setting("generation", str(store.generation() + 1))
