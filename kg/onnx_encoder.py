@@ -235,10 +235,8 @@ def _progress(total: int) -> Any:
 
 
 def available() -> bool:
-    """Whether ONNX Runtime and the exporter's needs are importable."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether ONNX Runtime and the exporter's needs are installed. Looked up, not imported: importing onnx takes
+    seconds (ml_dtypes), and a server asks this before it can answer its first page."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("onnx", "onnxruntime"))

@@ -14,6 +14,7 @@ import pytest
 from conftest import DATA, KG, ROOT
 from xss_payloads import PAYLOADS, make_payload_vault
 
+import web.text
 from bench.server import start_server
 
 pytestmark = pytest.mark.slow
@@ -114,6 +115,7 @@ VISIBLE_TEXT = """() => {
 }"""
 # The starter server also holds the XSS payload notes, whose text may carry a literal `$`: there, look for formulas.
 RAW_MATH = re.compile(r"\$(?!\{)[^$\n]{0,200}?[\\_^{][^$\n]{0,200}?\$|\$\$")
+TEXT_MATH = web.text.MATH
 NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth + 1"
 STARTER_PAGES = {
     "home": "/", "note": "/node/learning-mechanics", "claim": "/node/claim:marchenko-pastur-universality",
@@ -156,7 +158,9 @@ def test_math_vault_renders_katex(mathserver, browser, width):
         settle(page)
         assert page.locator(".katex").count() >= 3, url
         text = page.evaluate(VISIBLE_TEXT)
-        assert "$" not in text, (url, [w for w in text.split() if "$" in w][:5])
+        # A `$…$` that Obsidian would read as math, left as text, is a formula KaTeX did not render. (Prices.md
+        # quotes dollars that are text, such as "$fromAI() … $query", which backlinks show.)
+        assert not TEXT_MATH.search(text), (url, TEXT_MATH.findall(text)[:5])
         assert "\\frac" not in text.replace("\\frac{1}{", ""), url  # only the deliberately broken formula stays TeX
         assert page.evaluate(NO_SIDEWAYS), f"{url} scrolls sideways at {width} px"
         shot(page, f"{name}-{width}")
@@ -178,6 +182,18 @@ def test_math_keeps_subscripts_stars_and_marks_bad_tex(mathserver, page):
     assert "hidden comment" not in page.locator("#body").inner_text()
     assert page.locator("#body a.tag").first.get_attribute("href") == "/node/tag:dynamics"
     assert page.locator("#dek .katex").count() == 2  # math in the dek
+
+
+def test_dollars_that_obsidian_reads_as_text_stay_text(mathserver, page):
+    page.goto(mathserver + "/node/Prices")
+    settle(page)
+    body = page.locator("#body")
+    assert body.locator(".katex").count() == 1  # only $\eta < 2/\lambda$
+    assert body.locator(".katex annotation").text_content() == "\\eta < 2/\\lambda"
+    text = body.inner_text()
+    assert "$5" in text and "$100" in text and "$ x $" in text
+    assert "usar $fromAI() para args, no $query ni input" in body.locator("a.wikilink").inner_text()
+    assert page.locator("#dek .katex").count() == 0 and "$2 and $3" in page.locator("#dek").inner_text()
 
 
 def test_embed_transcludes_a_section(mathserver, page):

@@ -21,6 +21,7 @@ from kg.verify import verify_claims
 from kg.writer import ingest
 
 pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # each test starts a LocalCluster: in `make test`, not in `make test-fast`
 TOY = ["law", "seeds-below-two", "strict-seeds", "nan-beside-a-failure", "only-nan"]
 
 

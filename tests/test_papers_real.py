@@ -351,6 +351,7 @@ def test_pdf_junk_titles(title, junk):
     assert junk_title(title) is junk
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (PDFS / "labml_1706.03762.pdf").exists(), reason="the real arXiv PDF set is not here")
 def test_pdf_metadata_on_real_arxiv_pdfs():
     """The bench's goal: titles right for 90%, authors (first surname and count) for 80% of real PDFs."""

@@ -29,7 +29,12 @@ from kg.store import Store
 from kg.trust import trust_folder
 from kg.writer import ingest
 
-pytestmark = pytest.mark.skipif(bwrap.probe() is not None, reason=f"no sandbox here: {bwrap.probe()}")
+# Every test here runs real experiments inside bubblewrap: the whole suite (`make test`) runs them, the quick
+# one (`make test-fast`) leaves them out.
+pytestmark = [
+    pytest.mark.skipif(bwrap.probe() is not None, reason=f"no sandbox here: {bwrap.probe()}"),
+    pytest.mark.slow,
+]
 
 
 class UnixServer:

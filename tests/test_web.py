@@ -67,6 +67,28 @@ def test_note_page_has_the_seed_sections(client):
     assert 'href="/node/beta"' in html
 
 
+def test_a_plain_vault_gets_no_sections_for_material_it_lacks(tmp_path: Path):
+    """A vault of plain notes (no inquiries, typed relations or papers) shows no empty sections for them; once the
+    store holds a paper, every note's page shows its (possibly empty) related papers again."""
+    vault = tmp_path / "plain"
+    vault.mkdir()
+    (vault / "One.md").write_text("The first note links [[Two]].\n")
+    (vault / "Two.md").write_text("The second note.\n")
+    db = tmp_path / "kg.db"
+    with Store(db) as s:
+        assert ingest(s, [str(vault)], FakeEmbedder(), progress=False).errors == []
+    client = create_app(str(db), embedder=FakeEmbedder()).test_client()
+    html = client.get("/node/One").get_data(as_text=True)
+    for absent in ("inquiries", "related", "related-papers"):
+        assert f'id="{absent}"' not in html, absent
+    assert 'id="neighbourhood"' in html and 'id="backlinks"' in html
+    (vault / "refs.bib").write_text("@article{k1, title={A paper}, author={Doe, Jane}, year={2020}}\n")
+    with Store(db) as s:
+        assert ingest(s, [str(vault)], FakeEmbedder(), progress=False).errors == []
+    html = client.get("/node/One").get_data(as_text=True)
+    assert 'id="related-papers"' in html and 'id="inquiries"' not in html
+
+
 def test_json_twins_come_from_the_same_view(client):
     page = client.get("/node/alpha").get_data(as_text=True)
     data = client.get("/api/node/alpha").get_json()

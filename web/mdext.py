@@ -56,7 +56,9 @@ def math_plugin(md: MarkdownIt) -> None:
     """`$…$`, `$$…$$`, `\\(…\\)`, `\\[…\\]` and `\\begin{align}`-style environments, kept verbatim (so `_`, `*`
     and `\\\\` survive) in spans that KaTeX renders in the browser."""
     md.use(texmath_plugin, delimiters="brackets")
-    md.use(dollarmath_plugin, double_inline=True, allow_digits=False)
+    # Obsidian's (and Pandoc's) rule: `$` opens math only before a non-space, closes only after one, and a
+    # closing `$` followed by a digit is a price ("costs $5 and $10" is text).
+    md.use(dollarmath_plugin, double_inline=True, allow_digits=False, allow_space=False)
     md.use(amsmath_plugin)
     md.inline.ruler.before("escape", "math_bracket_display", _bracket_display)
     for name in ("math_inline", "math_single", "math_inline_double"):

@@ -8,7 +8,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
+# Inline `$…$` as Obsidian reads it: no space just inside either `$`, and no digit just after the closing one.
+INLINE_DOLLAR = r"(?<![\\$])\$(?=[^\s$])(?:\\.|[^$\\\n])*?(?<=[^\s\\])\$(?![\d$])"
+MATH = re.compile(r"\$\$.+?\$\$|" + INLINE_DOLLAR + r"|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
 
 
 def math_spans(text: str) -> list[tuple[int, int]]:
@@ -16,6 +18,8 @@ def math_spans(text: str) -> list[tuple[int, int]]:
 
     >>> math_spans("a $x_i$ b")
     [(2, 7)]
+    >>> math_spans("costs $5 and $10, or $ 3 $; usar $fromAI() para args, no $query")
+    []
     """
     return [m.span() for m in MATH.finditer(text)]
 

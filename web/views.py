@@ -146,6 +146,17 @@ def related_papers(store: Store, node_id: str, cited: list[dict[str, Any]], limi
     return out
 
 
+def present_kinds(store: Store) -> dict[str, bool]:
+    """Which kinds of material the store holds at all. A vault with no inquiries, typed relations or papers
+    gets no empty sections for them on every page; where some exist, an empty section says this note has none."""
+    stats = cached(store, "stats", store.stats)
+    return {
+        "inquiries": bool(stats["edges"].get("draws_on")),
+        "relations": bool(stats["edges"].get("related")),
+        "papers": bool(stats["nodes"].get("paper")),
+    }
+
+
 def node_view(store: Store, node_id: str) -> dict[str, Any]:
     """Everything a node page shows, for any kind of node."""
     node = store.node(node_id)
@@ -186,6 +197,7 @@ def node_view(store: Store, node_id: str) -> dict[str, Any]:
         "related_papers": [],
         "similar": [],
         "unlinked_mentions": [],
+        "present": present_kinds(store),
     }
     if node["kind"] != "tag":
         view["related_papers"] = related_papers(store, node_id, view["sources"])

@@ -6,8 +6,42 @@
     { left: "$$", right: "$$", display: true },
     { left: "\\[", right: "\\]", display: true },
     { left: "\\(", right: "\\)", display: false },
-    { left: "$", right: "$", display: false },
   ];
+  // Single-dollar math as Obsidian (and Pandoc) reads it: the opening `$` is followed by a non-space, the
+  // closing one follows a non-space and is not followed by a digit, so "costs $5 and $10" stays text.
+  // KaTeX's auto-render has no such rule, so these spans are found here and rendered like body math.
+  const INLINE = /(^|[^\\$])\$(?=[^\s$])((?:\\.|[^$\\\n])*?[^\s\\])\$(?![\d$])/g;
+  const SKIP = "script,noscript,style,textarea,pre,code,option,input,title,.nomath,.math,.katex";
+
+  function markDollars(root) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+      acceptNode(n) {
+        const p = n.parentElement;
+        if (!n.nodeValue.includes("$") || !p || p.closest(SKIP)) return NodeFilter.FILTER_REJECT;
+        return NodeFilter.FILTER_ACCEPT;
+      },
+    });
+    const found = [];
+    while (walker.nextNode()) found.push(walker.currentNode);
+    found.forEach((n) => {
+      const text = n.nodeValue;
+      const frag = document.createDocumentFragment();
+      let last = 0;
+      INLINE.lastIndex = 0;
+      for (let m = INLINE.exec(text); m; m = INLINE.exec(text)) {
+        const start = m.index + m[1].length;
+        frag.append(text.slice(last, start));
+        const span = document.createElement("span");
+        span.className = "math inline";
+        span.textContent = m[2];
+        frag.append(span);
+        last = INLINE.lastIndex;
+      }
+      if (last === 0) return;
+      frag.append(text.slice(last));
+      n.replaceWith(frag);
+    });
+  }
 
   function renderSpan(el) {
     const tex = el.textContent;
@@ -24,6 +58,7 @@
 
   function renderMath(root) {
     if (!window.katex) return;
+    markDollars(root);
     root.querySelectorAll(".math:not([data-rendered])").forEach(renderSpan);
     if (window.renderMathInElement) {
       window.renderMathInElement(root, {
