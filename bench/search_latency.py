@@ -46,7 +46,7 @@ def measure(db: str, n: int, seed: int = 0) -> dict[str, Any]:
     client = app.test_client()
     client.get("/api/search?q=warm+up")
     lib, api, enc, first = [], [], [], 0
-    for i, (nid, title) in enumerate(picked):
+    for nid, title in picked:
         # Three distinct strings per title, so no step reuses another's cached query vector.
         t = time.perf_counter()
         embedder.encode([title + " ."])
