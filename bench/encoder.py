@@ -1,8 +1,9 @@
-"""The encoders side by side: `python -m bench.encoder [--extra DIR ...] [--variants ...] [--rounds 2]`.
+"""The encoders side by side: `python -m bench.encoder [--extra DIR ...] [--variants ...] [--rounds 2] [--batch 32]`.
 
 Reads real notes (data/notes plus any `--extra` vaults), makes the text the model reads for each exactly as
 ingest does (`kg.embeddings.embed_text`), and encodes it with torch fp32 (sentence-transformers) and with each
-ONNX variant, in one process, taking turns round by round so a busy machine slows them alike. Reports, for each
+ONNX variant (`recipes()` names them), in one process, taking turns round by round so a busy machine slows them
+alike; all get the same batch size and thread count. Reports, for each
 variant against torch fp32: throughput ratio (texts/s), median and minimum cosine of the same text's vectors,
 recall@10 of each text's 10 nearest neighbours among the corpus, and agreement of the `similar` edges ingest
 would write (k = 5, cosine ≥ 0.45). Results go to bench/out/encoder.json and a table to stdout.

@@ -1,9 +1,10 @@
 """all-MiniLM-L6-v2 through ONNX Runtime: exported from the packaged model at first use, quantised, and cached.
 
 The exported graph is the model plus sentence-transformers' mean pooling and L2 normalisation, fed by the same
-tokenizer (tokenizer.json) with the same 256-piece window, so fp32 ONNX gives the torch vectors. The int8 graph
-quantises the weight MatMuls of the dense layers only (see `Recipe`); bench/encoder.py measures how close its
-neighbours stay to fp32's.
+tokenizer (tokenizer.json) with the same 256-piece window, so fp32 ONNX gives the torch vectors. The default
+graph is that export fused by onnxruntime's BERT optimizer, then quantised (see `Recipe` and `DEFAULT_RECIPE`);
+bench/encoder.py measures how close its neighbours stay to fp32's. Each step's graph is cached under a name
+that carries a hash of the model, the library versions, the exporter and the recipe.
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ class Recipe:
         return json.dumps([*fields, sorted(self.extra.items())])
 
 
-# Dynamic quantisation leaves the activation-by-activation products (attention scores, weighted sum) in fp32
-# anyway. Of the four weight MatMuls per layer, the two that read an activation with a long tail (the attention
-# output projection and the FFN down-projection, which reads the GELU output) stay fp32 too; Q, K, V and the FFN
-# up-projection are int8. bench/encoder.py compares this mix with the others it tries.
-DEFAULT_RECIPE = Recipe("int8-qkv-ffn-in", exclude=(r"/attention/output/dense/MatMul$", r"\d/output/dense/MatMul$"))
+# On the fused graph, the Q/K/V projection (inside each Attention node) is dynamic int8 with per-channel weights,
+# and the other three weight MatMuls of each layer are 8-bit MatMulNBits with a scale per 128 weights, which
+# also quantise their input per block of 128 rather than per tensor: the hidden states' few outlier dimensions
+# then cost one block its precision instead of the whole row. Per-tensor int8 everywhere ran faster but kept
+# only 0.90 of the fp32 neighbours (BENCHMARKS.md, "Encoder recipes").
+DEFAULT_RECIPE = Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128)
 FP32 = Recipe("fp32")
 FUSED = Recipe("fused", fused=True, ops=())
 # Bumped whenever export_fp32 traces a different graph, so no cache made by an older exporter is ever read.
