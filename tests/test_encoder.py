@@ -8,9 +8,9 @@ from conftest import DATA
 
 from kg import onnx_encoder
 from kg.embeddings import SentenceEmbedder, real_embedder
-from kg.onnx_encoder import DEFAULT_RECIPE, FP32, OnnxEmbedder
+from kg.onnx_encoder import DEFAULT_RECIPE, FP32, FUSED, OnnxEmbedder, Recipe, block_int8, graph_key, to_blocks
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def torch_vecs(texts) -> np.ndarray:
     return SentenceEmbedder().encode(texts)
 
 
+@slow
 def test_tokens_match_sentence_transformers(texts, cache):
     st = SentenceEmbedder()._load()
     ours = OnnxEmbedder(FP32).tokens(texts)
@@ -42,12 +43,20 @@ def test_tokens_match_sentence_transformers(texts, cache):
     assert max(len(t) for t in ours) == st.max_seq_length == onnx_encoder.MAX_SEQ_LENGTH
 
 
+@slow
 def test_fp32_graph_gives_the_torch_vectors(texts, cache, torch_vecs):
     vecs = OnnxEmbedder(FP32, batch=4).encode(texts)  # small batches: padding differs from torch's
     assert np.min(np.sum(vecs * torch_vecs, axis=1)) > 0.9999
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
 
 
+@slow
+def test_fused_graph_gives_the_torch_vectors(texts, cache, torch_vecs):
+    vecs = OnnxEmbedder(FUSED, batch=4).encode(texts)
+    assert np.min(np.sum(vecs * torch_vecs, axis=1)) > 0.9999
+
+
+@slow
 def test_int8_graph_stays_close_and_names_itself(texts, cache, torch_vecs):
     enc = OnnxEmbedder(DEFAULT_RECIPE)
     vecs = enc.encode(texts)
@@ -62,17 +71,21 @@ def test_int8_graph_stays_close_and_names_itself(texts, cache, torch_vecs):
     assert all(ref[i].argmax() in top3[i] for i in range(len(ref)))
 
 
+@slow
 def test_graphs_are_built_once_and_written_whole(cache):
     for recipe in (FP32, DEFAULT_RECIPE):  # built here if no other test of this worker built them first
         OnnxEmbedder(recipe).encode(["first"])
     graphs = sorted(cache.glob("*.onnx"))
-    assert {p.name.split("-")[2] for p in graphs} >= {"fp32", DEFAULT_RECIPE.name.split("-")[0]}
+    names = {p.name for p in graphs}
+    for recipe in (FP32, FUSED, DEFAULT_RECIPE):  # the default starts from the fused graph, which is kept too
+        assert f"minilm-l6-{recipe.name}-{graph_key(recipe)}.onnx" in names
     stamps = {p: p.stat().st_mtime_ns for p in graphs}
     OnnxEmbedder(DEFAULT_RECIPE).encode(["again"])
     assert {p: p.stat().st_mtime_ns for p in graphs} == stamps
     assert not list(cache.glob("*.tmp"))
 
 
+@slow
 def test_encoder_choice(monkeypatch):
     monkeypatch.setenv("KG_ENCODER", "torch")
     assert isinstance(real_embedder(), SentenceEmbedder)
@@ -81,3 +94,59 @@ def test_encoder_choice(monkeypatch):
     monkeypatch.setenv("KG_ENCODER", "tensorflow")
     with pytest.raises(ValueError, match="KG_ENCODER"):
         real_embedder()
+
+
+def test_block_codes_give_back_the_weights():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((256, 6)).astype(np.float32)
+    w[:128, 0] *= 40  # one block with a large range keeps its own scale
+    codes, scales = block_int8(w, 128)
+    assert codes.shape == (6, 2, 128) and codes.dtype == np.uint8 and scales.shape == (6, 2)
+    back = ((codes.astype(np.float32) - 128) * scales[..., None]).reshape(6, 256).T
+    assert np.all(np.abs(back - w) <= scales.repeat(128, axis=1).T / 2 + 1e-6)
+    assert scales[0, 0] > 10 * scales[0, 1]
+    with pytest.raises(ValueError, match="blocks of 128"):
+        block_int8(w[:200], 128)
+
+
+def test_block_matmul_runs_on_onnxruntime_close_to_fp32():
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    w1, w2 = rng.standard_normal((256, 16)).astype(np.float32), rng.standard_normal((16, 4)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="first"),
+        helper.make_node("MatMul", ["h", "w2"], ["y"], name="kept"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )  # fmt: skip
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    assert to_blocks(model, 128, skip=["kept"]) == 1
+    assert [n.op_type for n in model.graph.node] == ["MatMulNBits", "MatMul"]
+    assert {t.name for t in model.graph.initializer} == {"w1_int8", "w1_scale", "w2"}
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((3, 256)).astype(np.float32)
+    got, want = session.run(["y"], {"x": x})[0], x @ w1 @ w2
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    onnx.checker.check_model(model)
+
+
+def test_every_recipe_field_changes_the_cached_graph_name():
+    base = Recipe("r", fused=True, ops=("Attention",), block=128)
+    changed = [
+        Recipe("r", fused=False, ops=("Attention",), block=128),
+        Recipe("r", fused=True, ops=("Attention", "MatMul"), block=128),
+        Recipe("r", fused=True, ops=("Attention",), block=32),
+        Recipe("r", fused=True, ops=("Attention",), block=128, exclude=("x",)),
+        Recipe("r", fused=True, ops=("Attention",), block=128, per_channel=False),
+    ]
+    keys = {graph_key(r) for r in [base, *changed]}
+    assert len(keys) == 1 + len(changed)
+    assert graph_key(base) == graph_key(Recipe("r", fused=True, ops=("Attention",), block=128))
