@@ -1,6 +1,6 @@
 """`kg verify` on a Dask LocalCluster against local threads: same verdicts? how much overhead?
 
-    python -m bench.dask_verify [--seeds 2] [--grid web] [--workers 2] [--claims ID ...]
+    python -m bench.dask_verify [--seeds 2] [--first-seed 0] [--grid web] [--workers 2] [--claims ID ...]
 
 Ingests data/ into a temporary store and runs the same grids twice, with the local executor (`--jobs` threads)
 and with a LocalCluster of as many single-threaded worker processes. Prints both wall times, their ratio, the
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="Seeds run from here (to split a long comparison).")
     ap.add_argument("--grid", choices=["declared", "web", "mechanism_off"], default="web")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--claims", nargs="*", default=[])
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         for executor in ("local", "dask"):
             t = time.monotonic()
             results[executor] = verify_claims(
-                s, args.claims, not args.claims, jobs=args.workers, seeds=args.seeds, grid=args.grid,
-                executor=executor, runs_dir=str(Path(tmp) / executor),
+                s, args.claims, not args.claims, jobs=args.workers, seeds=args.seeds, seed=args.first_seed,
+                grid=args.grid, executor=executor, runs_dir=str(Path(tmp) / executor),
             )  # fmt: skip
             timings[executor] = time.monotonic() - t
     runs = sum(r["total"] for r in results["local"])
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "grid": args.grid,
         "seeds": args.seeds,
+        "first_seed": args.first_seed,
         "local_seconds": round(timings["local"], 1),
         "dask_seconds": round(timings["dask"], 1),
         "dask_over_local": round(timings["dask"] / timings["local"], 3),

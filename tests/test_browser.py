@@ -389,3 +389,57 @@ def test_stored_payloads_never_fire_in_chromium(server, page):
             link.hover()
         assert page.evaluate("() => window.__xss") is None, url
     assert page.dialogs == [], page.dialogs  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def sweptserver(tmp_path_factory):
+    """The starter corpus with one web sweep recorded for every claim (`kg verify --all --grid web --seeds 1`).
+
+    Its own store, so the other tests' claim pages stay as they were. The fake embedder keeps the ingest short:
+    this server is only for the claims' sweep sections, which no embedding touches. Returns (base URL, the
+    `kg verify --json` result of each claim by id).
+    """
+    import json
+
+    tmp = tmp_path_factory.mktemp("swept")
+    db = tmp / "kg.db"
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "KG_EMBEDDER": "fake"}
+    ingest = subprocess.run([*KG, "ingest", str(ROOT / "data"), "--db", str(db), "--json"],
+                            capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
+    verify = subprocess.run(
+        [*KG, "verify", "--all", "--grid", "web", "--seeds", "1", "--jobs", "2", "--db", str(db), "--json"],
+        capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert verify.stdout.strip(), verify.stderr[-2000:]
+    results = {r["claim"]: r for r in json.loads(verify.stdout)}
+    proc, base = start_server(db, env)
+    yield base, results
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+SWEEP_IMAGE = """(img) => img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null"""
+
+
+def test_every_claim_page_shows_its_sweep_plot(sweptserver, page):
+    """Each claim page shows the plot of its own sweep, loaded; each goes to docs/screenshots/claim-<id>-sweep.png."""
+    base, results = sweptserver
+    assert len(results) >= 17
+    missing = [c for c, r in results.items() if not r["runs"]]
+    assert missing == [], f"claims without sweep runs: {missing}"
+    for cid, r in sorted(results.items()):
+        page.goto(f"{base}/node/{cid}")
+        page.wait_for_load_state("networkidle")
+        section = page.locator("#distribution")
+        assert section.get_attribute("data-sweep") == r["sweep"], cid  # the latest sweep shown is this claim's
+        img = page.locator("#sweep-plot")
+        assert img.count() == 1, f"{cid}: no sweep plot"
+        assert f"/sweeps/{r['sweep']}/sweep.png" in img.get_attribute("src"), cid
+        assert r["headline"] in img.get_attribute("alt"), cid
+        img.evaluate("(el) => el.scrollIntoView({block: 'center'})")  # lazy: it loads once in view
+        size = page.wait_for_function(SWEEP_IMAGE, arg=img.element_handle(), timeout=20000).json_value()
+        assert size[0] >= 300 and size[1] >= 200, (cid, size)
+        shown = img.bounding_box()
+        assert shown and shown["width"] >= 300 and 0 <= shown["y"] and shown["y"] + shown["height"] <= 900, cid
+        shot(page, f"claim-{cid.removeprefix('claim:')}-sweep")
