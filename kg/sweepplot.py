@@ -56,7 +56,9 @@ def plot_sweep(summary: dict[str, Any], runs: list[dict[str, Any]], folder: Path
         if len(seeds) <= 12:
             ax.set_xticks(seeds)
         else:
-            ax.xaxis.get_major_locator().set_params(integer=True)
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(seeds[0] - 0.5, seeds[-1] + 0.5)
     ax.legend(loc="best", fontsize=7, frameon=False)
     if numeric and swept and len({float(x) for x in xs_all}) > 2 and min(float(x) for x in xs_all) > 0:
