@@ -18,13 +18,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from bench.run import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def summary(xs: list[float]) -> dict[str, float]:

@@ -505,7 +505,7 @@ def recover_interrupted(store: Store) -> int:
     host = socket.gethostname()
     stale = []
     for run_id, owner, created in stored.unfinished_runs(store):
-        if not _alive(owner, created):
+        if not pid_alive(owner, created):
             stale.append(run_id)
     for run_id in stale:
         _update(store, run_id, status="done", verdict="error", ended_at=_now(),
@@ -525,7 +525,7 @@ def _started_at(pid: int) -> float | None:
         return None
 
 
-def _alive(pid: int | None, created_at: str | None = None) -> bool:
+def pid_alive(pid: int | None, created_at: str | None = None) -> bool:
     if not pid:
         return False
     try:

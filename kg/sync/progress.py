@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kg.runner import pid_alive
+
 STAGES = ("reading", "parsing", "linking", "embedding", "similar")
 MIN_INTERVAL = 0.25
 
@@ -52,22 +54,12 @@ class ProgressFile:
                 pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_progress(db_path: str) -> dict[str, Any] | None:
     """The running ingest's progress, or None when no ingest is running on this store."""
     try:
         state = json.loads(progress_path(db_path).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(state, dict) or not isinstance(state.get("pid"), int) or not _alive(state["pid"]):
+    if not isinstance(state, dict) or not isinstance(state.get("pid"), int) or not pid_alive(state["pid"]):
         return None
     return state
