@@ -286,29 +286,44 @@ class OnnxEmbedder:
         self.threads = threads
         self.batch = batch
         self._session: Any = None
+        self._single: Any = None  # a one-thread session for one text at a time (search queries)
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._session is None:
-                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
                 tok.enable_truncation(MAX_SEQ_LENGTH)
                 tok.no_padding()
-                opts = ort.SessionOptions()
-                if self.threads:
-                    opts.intra_op_num_threads = self.threads
-                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                # Idle threads sleep rather than spin: on a machine whose cores other work shares, spinning
-                # threads steal the time the busy ones need (bench/encoder.py measured it).
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                path = graph_path(self.recipe)
-                self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+                self._session = self._new_session(self.threads)
                 self._tokenizer = tok
         return self._session, self._tokenizer
+
+    def _new_session(self, threads: int | None) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle threads sleep rather than spin: on a machine whose cores other work shares, spinning
+        # threads steal the time the busy ones need (bench/encoder.py measured it).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(graph_path(self.recipe)), opts, providers=["CPUExecutionProvider"])
+
+    def _session_for(self, n: int) -> Any:
+        """The session for a batch of n texts. One text (a search query) runs on one thread: splitting a short
+        sequence over two threads saved nothing here, and took the core that the keyword search runs on."""
+        session, _ = self._load()
+        if n > 1 or self.threads == 1:
+            return session
+        with self._lock:
+            if self._single is None:
+                self._single = self._new_session(1)
+        return self._single
 
     def tokens(self, texts: list[str]) -> list[list[int]]:
         """Word-piece ids of each text, cut to the model window, as sentence-transformers makes them."""
@@ -318,7 +333,8 @@ class OnnxEmbedder:
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        session, tok = self._load()
+        _, tok = self._load()
+        session = self._session_for(len(texts))
         encs = tok.encode_batch(texts)
         # Sorting by length means each batch pads only to its own longest text.
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kg import synonyms
+from kg import snippet, synonyms
 from kg.embeddings import EMBED_KINDS, Embedder
 from kg.index import VectorIndex
 from kg.store import Store
@@ -114,58 +114,80 @@ def _nearest_in(
 @dataclass
 class KeywordHit:
     id: str
-    snippet: str  # with match markers
     bm25: float  # higher is better
     coverage: float  # share of the query's words the node contains
 
 
-# A word held by more than this many nodes is left out of the any-word fallback. Its BM25 weight is small, and
-# ranking every node that holds it was the search tail at 100k notes (BENCHMARKS.md). Counting stops at the cap,
-# so sizing a word costs at most this many doclist entries.
+# A word held by more than this many nodes, or by more than half of them, is left out of the any-word fallback.
+# FTS5's BM25 gives a word held by over half the rows no weight at all, and ranking every node that holds a
+# common word was the search tail at 100k notes (BENCHMARKS.md). Counting stops at the cap, so sizing a word
+# costs at most this many doclist entries.
 COMMON_DF = 2000
+FALLBACK_ROWS = 300
+_COUNTS: dict[tuple[str, int], int] = {}
 
 
-def _rare_terms(store: Store, terms: list[str], kind: str | None) -> list[str]:
-    """The query's clauses (quoted words, or a word's synonyms ORed) that at most COMMON_DF nodes hold (counted
-    up to the cap), rarest first."""
-    counts = {t: stored.match_count(store, t, kind, COMMON_DF + 1) for t in terms}
-    return sorted((t for t in terms if 0 < counts[t] <= COMMON_DF), key=lambda t: counts[t])
+def _indexed(store: Store) -> int:
+    """How many nodes the full-text index holds, remembered per store generation."""
+    key = (store.path, store.generation())
+    if key not in _COUNTS:
+        _COUNTS.clear()
+        _COUNTS[key] = stored.indexed_count(store)
+    return _COUNTS[key]
 
 
-def keyword(store: Store, q: str, kind: str | None, limit: int) -> list[KeywordHit]:
-    """BM25 hits, best first, each with a snippet and how much of the query it covers.
+def _rare_terms(store: Store, terms: list[str], kind: str | None) -> dict[str, set[int]]:
+    """The query's clauses (quoted words, or a word's synonyms ORed) that few enough nodes hold to weigh in BM25,
+    rarest first, each with the rows holding it. A word is counted up to the cap before its rows are read."""
+    cap = min(COMMON_DF, _indexed(store) // 2)
+    counts = {t: stored.match_count(store, t, kind, cap + 1) for t in terms}
+    rare = sorted((t for t in terms if 0 < counts[t] <= cap), key=lambda t: counts[t])
+    return {t: stored.rows_matching(store, t, kind) for t in rare}
 
-    Nodes holding every word come first; nodes holding only some of the rarer words fill the rest. Snippets
-    are made for the returned rows only, never for every match.
+
+def _within_budget(rare: dict[str, set[int]]) -> list[str]:
+    """The rarest clauses whose rows add up to at most FALLBACK_ROWS (the rarest one always): the rows the any-word
+    fallback asks FTS5 to rank. Ranking decodes every position of every word in every row, which on long notes
+    was half a search's time; a row holding only commoner words would rank low anyway."""
+    chosen: list[str] = []
+    total = 0
+    for clause, rows in rare.items():
+        if chosen and total + len(rows) > FALLBACK_ROWS:
+            break
+        chosen.append(clause)
+        total += len(rows)
+    return chosen
+
+
+def keyword(store: Store, q: str, kind: str | None, limit: int) -> tuple[list[KeywordHit], tuple[str, ...]]:
+    """BM25 hits, best first, each with how much of the query it covers; and the words a snippet should mark.
+
+    Nodes holding every word come first; nodes holding some of the rarest words fill the rest; both ranked by
+    FTS5's BM25. The words to mark are the rare ones (a common word marked everywhere tells the reader nothing),
+    or all of them when none is rare.
     """
-    terms = quoted = synonyms.expand(q).fts_clauses()  # each word quoted; a known name ORs its synonyms
+    terms = synonyms.expand(q).fts_clauses()  # each word quoted; a known name ORs its synonyms
     if not terms:
-        return []
-    every = stored.ranked(store, " AND ".join(quoted), kind, limit, set())
+        return [], ()
+    every = stored.ranked(store, " AND ".join(terms), kind, limit, set())
+    rare = _rare_terms(store, terms, kind) if len(terms) > 1 else {}
+    marked = tuple(dict.fromkeys(p for t in (rare or terms) for p in re.findall(r'"([^"]*)"', t)))
     some: list[tuple[int, float]] = []
-    rare = _rare_terms(store, terms, kind) if len(terms) > 1 else terms
-    if len(every) < limit and len(terms) > 1:
-        if rare:
-            either = " OR ".join(rare)
-            some = stored.ranked(store, either, kind, limit - len(every), {r for r, _ in every})
+    held: dict[int, int] = {}
+    if len(every) < limit and rare:
+        full = {r for r, _ in every}
+        for rows in rare.values():
+            for r in rows - full:
+                held[r] = held.get(r, 0) + 1
+        some = stored.ranked(store, " OR ".join(_within_budget(rare)), kind, limit - len(every), full)
     ranked = every + some
     if not ranked:
-        return []
-    # Snippets mark the rare words only: a common word's doclist costs more to read than the rest.
-    rows = stored.snippets(store, " OR ".join(rare or terms), [r for r, _ in ranked], (OPEN, CLOSE))
-    full = {r for r, _ in every}
-    hits = []
-    for rowid, score in ranked:
-        if rowid not in rows:
-            continue
-        nid, snip, title = rows[rowid]
-        if rowid in full:
-            coverage = 1.0
-        else:
-            found = {m.lower() for m in re.findall(f"{OPEN}(.*?){CLOSE}", snip + " " + title)}
-            coverage = min(1.0, len(found) / len(terms))  # common words are not counted: a lower bound
-        hits.append(KeywordHit(nid, snip, score, coverage))
-    return hits
+        return [], marked
+    ids = stored.ids(store, [r for r, _ in ranked])
+    # A partial match's coverage counts the rare clauses it holds; common words are not counted (a lower bound).
+    return [
+        KeywordHit(ids[r], s, 1.0 if r not in held else min(1.0, held[r] / len(terms))) for r, s in ranked if r in ids
+    ], marked
 
 
 def split_marks(text: str) -> tuple[str, list[list[int]]]:
@@ -187,13 +209,13 @@ def split_marks(text: str) -> tuple[str, list[list[int]]]:
     return "".join(plain), spans
 
 
-def _highlight(text: str, q: str) -> str:
-    words = {w.lower() for w in re.findall(r"\w{3,}", q)}
-    snippet = " ".join(text.split())[:220]
-    if not words:
-        return snippet
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words)) + r")\w*", re.I)
-    return pattern.sub(lambda m: OPEN + m.group(0) + CLOSE, snippet)
+def _snippet(node: dict[str, Any], words: tuple[str, ...]) -> str:
+    """The piece of a node's text around the query's words; else its dek, or the start of its text."""
+    text = node["text"] or ""
+    piece = snippet.cut(text, words, (OPEN, CLOSE)) if words else ""
+    if OPEN not in piece:
+        piece = snippet.cut(node["meta"].get("dek") or text or node["title"], words, (OPEN, CLOSE))
+    return piece
 
 
 def search(
@@ -214,7 +236,7 @@ def search(
     # Embedding the query and scanning the vectors run while SQLite ranks keywords: all three release the GIL.
     index = vector_index(store)
     meaning = _EMBED_POOL.submit(_semantic, index, embedder, q_meaning, kind, pool) if embedder is not None else None
-    kw = keyword(store, q, kind, pool)
+    kw, marked = keyword(store, q, kind, pool)
     sem = meaning.result() if meaning is not None else []
     # Fusion: cosine plus a keyword bonus scaled by BM25 (relative to the best hit) and by the share of the
     # query's words a node holds, so one common word shared with a query cannot outrank its meaning.
@@ -224,13 +246,13 @@ def search(
         fused[h.id] = fused.get(h.id, 0.0) + KEYWORD_WEIGHT * h.coverage * h.bm25 / top
     best = sorted(fused.items(), key=lambda p: (-p[1], p[0]))[:limit]
     nodes = store.nodes([nid for nid, _ in best])
-    snippets = {h.id: h.snippet for h in kw}
+    words = marked or tuple(re.findall(r"\w{3,}", q.lower()))
     out = []
     for nid, score in best:
         n = nodes.get(nid)
         if not n:
             continue
-        snip, marks = split_marks(snippets.get(nid) or _highlight(n["meta"].get("dek") or n["text"] or n["title"], q))
+        snip, marks = split_marks(_snippet(n, words))
         out.append(
             {
                 "id": nid,

@@ -14,6 +14,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -150,13 +151,21 @@ def expand(q: str, table: Table | None = None) -> Expansion:
     >>> e.embed_text()
     'NTK vs muP scaling (neural tangent kernel; maximal update parametrization)'
     """
-    table = table if table is not None else load()
+    return _expand(q, table if table is not None else load())
+
+
+@lru_cache(maxsize=256)
+def _expand(q: str, table: Table) -> Expansion:
+    """expand() remembered: a search expands its query twice, and pages repeat queries."""
     raw = re.findall(r"\w+", q.lower())[:MAX_TERMS]
     seq = [_norm(t) for t in raw]
     taken = [False] * len(seq)
     spans: dict[int, tuple[int, int]] = {}  # start -> (length, group)
     names = sorted(((n, g) for g, grp in enumerate(table.groups) for n in grp), key=lambda p: -len(p[0]))
+    present = set(seq)
     for name, g in names:
+        if not set(name) <= present:  # most names share no word with a query; skip them cheaply
+            continue
         start = _find(seq, name, taken)
         if start >= 0:
             spans[start] = (len(name), g)

@@ -174,7 +174,7 @@ def test_a_summary_becomes_its_papers_text_and_is_indexed(tiny, fake):
     paper = store.node("arxiv:2203.03466")
     assert paper["text"].startswith("Under the maximal update parametrisation")
     assert paper["meta"]["summary"] == paper["text"]
-    assert [h.id for h in keyword(store, "zebrafinch", "paper", 5)] == ["arxiv:2203.03466"]
+    assert [h.id for h in keyword(store, "zebrafinch", "paper", 5)[0]] == ["arxiv:2203.03466"]
     assert store.node("arxiv:2001.08361")["text"] == ""
 
 
@@ -189,12 +189,12 @@ def test_a_summary_for_an_unknown_key_is_an_error_naming_the_line(tiny, fake):
 def test_search_finds_a_paper_by_a_synonym_of_its_name(tiny, fake, tmp_path, monkeypatch):
     store, _, _ = tiny
     monkeypatch.setenv("KG_SYNONYMS", str(PAPERS / "synonyms.yaml"))
-    assert [h.id for h in keyword(store, "muP", "paper", 10)] == ["arxiv:2203.03466"]
+    assert [h.id for h in keyword(store, "muP", "paper", 10)[0]] == ["arxiv:2203.03466"]
     assert search(store, "muP", fake, kind="paper")[0]["id"] == "arxiv:2203.03466"
     empty = tmp_path / "none.yaml"
     empty.write_text("groups: []\n")
     monkeypatch.setenv("KG_SYNONYMS", str(empty))
-    assert "arxiv:2203.03466" not in [h.id for h in keyword(store, "muP", "paper", 10)]
+    assert "arxiv:2203.03466" not in [h.id for h in keyword(store, "muP", "paper", 10)[0]]
 
 
 def test_synonyms_expand_both_sides_of_the_search():

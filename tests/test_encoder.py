@@ -72,6 +72,16 @@ def test_int8_graph_stays_close_and_names_itself(texts, cache, torch_vecs):
 
 
 @slow
+def test_one_text_runs_on_its_own_session_with_the_same_vector(texts, cache):
+    enc = OnnxEmbedder(DEFAULT_RECIPE)
+    alone = np.vstack([enc.encode([t]) for t in texts[:3]])
+    assert enc._single is not None and enc._single is not enc._session  # the one-thread session answered
+    enc._single = enc._session  # the same texts, one at a time, through the session batches use
+    again = np.vstack([enc.encode([t]) for t in texts[:3]])
+    assert np.min(np.sum(again * alone, axis=1)) > 0.99999
+
+
+@slow
 def test_graphs_are_built_once_and_written_whole(cache):
     for recipe in (FP32, DEFAULT_RECIPE):  # built here if no other test of this worker built them first
         OnnxEmbedder(recipe).encode(["first"])

@@ -85,20 +85,22 @@ def test_any_word_fallback_keeps_only_rare_words(tmp_path, monkeypatch):
     vault = tmp_path / "v"
     vault.mkdir()
     for i in range(8):
-        (vault / f"common-{i}.md").write_text(f"---\ntitle: Note {i}\n---\nThe ubiquitous word sits here {i}.\n")
+        word = "ubiquitous" if i < 4 else "other"  # in 4 notes of 9: under half, so it weighs in BM25
+        (vault / f"common-{i}.md").write_text(f"---\ntitle: Note {i}\n---\nThe {word} word sits here {i}.\n")
     (vault / "rare.md").write_text("---\ntitle: Rare\n---\nOnly here: zygomorphic flowers.\n")
     with Store(tmp_path / "kg.db") as s:
         assert ingest(s, [str(vault)], FakeEmbedder(), progress=False).errors == []
         # No note holds both words, so the any-word fallback decides what comes back.
-        assert {h.id for h in keyword(s, "ubiquitous zygomorphic", None, 20)} >= {"rare", "common-0"}
+        assert {h.id for h in keyword(s, "ubiquitous zygomorphic", None, 20)[0]} >= {"rare", "common-0"}
         monkeypatch.setattr(kg.search, "COMMON_DF", 3)
-        hits = keyword(s, "ubiquitous zygomorphic", None, 20)
+        hits, marked = keyword(s, "ubiquitous zygomorphic", None, 20)
         assert [h.id for h in hits] == ["rare"]
         assert 0 < hits[0].coverage < 1
+        assert marked == ("zygomorphic",)  # the common word is not marked
 
 
 @pytest.mark.parametrize("kind", [None, "concept"])
 def test_keyword_every_word_hits_come_first(vault_store, kind):
-    hits = keyword(vault_store, "alpha beta", kind, 10)
+    hits, _ = keyword(vault_store, "alpha beta", kind, 10)
     full = [h.coverage == 1.0 for h in hits]
     assert full == sorted(full, reverse=True)

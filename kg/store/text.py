@@ -27,20 +27,21 @@ def match_count(store: Store, query: str, kind: str | None, cap: int) -> int:
     return store.conn.execute(sql, args).fetchone()[0]
 
 
-def snippets(store: Store, query: str, rowids: list[int], marks: tuple[str, str]) -> dict[int, tuple[str, str, str]]:
-    """rowid → (node id, a snippet of the body, the highlighted title) for the given rows, the words of `query`
-    enclosed in `marks`."""
-    opening, closing = marks
+def rows_matching(store: Store, query: str, kind: str | None) -> set[int]:
+    """The rowids of the nodes matching an FTS5 query, read from its doclist."""
+    sql = "SELECT rowid FROM nodes_fts WHERE nodes_fts MATCH ?" + (" AND kind = ?" if kind else "")
+    return {r for (r,) in store.conn.execute(sql, [query, *([kind] if kind else [])])}
+
+
+def indexed_count(store: Store) -> int:
+    """How many nodes the full-text index holds (every kind but tags): the N of a word's IDF."""
+    return store.conn.execute("SELECT count(*) FROM nodes WHERE kind != 'tag'").fetchone()[0]
+
+
+def ids(store: Store, rowids: list[int]) -> dict[int, str]:
+    """rowid → node id for the given rows."""
     places = ",".join("?" * len(rowids))
-    return {
-        r[0]: r[1:]
-        for r in store.conn.execute(
-            f"SELECT f.rowid, n.id, snippet(nodes_fts, 1, '{opening}', '{closing}', '…', 16), "
-            f"highlight(nodes_fts, 0, '{opening}', '{closing}') "
-            f"FROM nodes_fts f JOIN nodes n ON n.rowid = f.rowid WHERE nodes_fts MATCH ? AND f.rowid IN ({places})",
-            [query, *rowids],
-        )
-    }
+    return dict(store.conn.execute(f"SELECT rowid, id FROM nodes WHERE rowid IN ({places})", rowids))
 
 
 def mentions(store: Store, phrase: str, limit: int = 20) -> list[tuple[str, str]]:
