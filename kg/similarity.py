@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import faiss
 import numpy as np
 
 from kg.index import ALL_PAIRS_EXACT_LIMIT, VectorIndex
 from kg.store import vectors as stored
 
 BLOCK = 512
+# Scores held at once while comparing a block of rows with every row: a block has at most this many cells, so
+# at 125k vectors it is 64 rows (32 MB of scores) instead of 512 (256 MB, and four such arrays while top_k
+# sorts them: the 3.5 GB peak BENCHMARKS.md recorded at 100k notes).
+BLOCK_CELLS = 8_000_000
+KNN_BLOCK = 2048  # rows whose candidates faiss finds in one call
+MARGIN = 8  # candidates beyond k, so ties at the k-th score are seen
 # Above this many nodes a full rebuild asks an HNSW graph instead of comparing every pair; changes to a few
 # nodes stay exact.
 EXACT_LIMIT = ALL_PAIRS_EXACT_LIMIT
@@ -27,12 +34,13 @@ def top_k(sims: np.ndarray, k: int, threshold: float, order: np.ndarray | None =
     >>> top_k(np.array([[0.7, 0.7, 0.7]]), 2, 0.5, order=np.array([9, 3, 5]))
     [[(1, 0.7), (2, 0.7)]]
     """
-    k = min(k, sims.shape[1])
+    n = sims.shape[1]
+    k = min(k, n)
     if k <= 0:
         return [[] for _ in range(sims.shape[0])]
-    sims = np.round(sims, 6)
-    order = np.arange(sims.shape[1]) if order is None else order
-    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    sims = np.round(sims, 6, out=sims if sims.flags.writeable else None)
+    order = np.arange(n) if order is None else order
+    part = np.argpartition(sims, n - k, axis=1)[:, n - k :]  # the k largest, without a negated copy
     kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
     out = []
     for r in range(sims.shape[0]):
@@ -47,24 +55,53 @@ def _edge_id(source: str, target: str) -> str:
 
 
 def _rows(ids: list[str], mat: np.ndarray, rows: list[int], k: int, threshold: float) -> list[tuple]:
+    """Exact top-k `similar` rows for the given rows, by top_k's rules.
+
+    faiss's blocked BLAS scan (`faiss.knn`, no copy of the matrix) proposes k + MARGIN candidates per row.
+    Their scores are recomputed in float64, so a pair scores the same whatever block or pass it was in, and
+    top_k's rounding and tie rules pick the k. A row whose candidates could hide more ties at the k-th score
+    (duplicate notes) is scored against every row, and the columns near its k-th score rescored the same way.
+    """
     out = []
-    for start in range(0, len(rows), BLOCK):
-        block = rows[start : start + BLOCK]
-        sims = mat[block] @ mat.T
-        sims[np.arange(len(block)), block] = -np.inf
-        for r, best in zip(block, top_k(sims, k, threshold), strict=True):
-            for c, score in best:
-                out.append(
-                    (
-                        _edge_id(ids[r], ids[c]),
-                        ids[r],
-                        ids[c],
-                        "similar",
-                        "embedding",
-                        round(score, 6),
-                    )
-                )
+    n = len(ids)
+    want = min(k + 1 + MARGIN, n)
+    size = max(8, min(BLOCK, BLOCK_CELLS // max(n, 1)))
+    for start in range(0, len(rows), KNN_BLOCK):
+        block = np.asarray(rows[start : start + KNN_BLOCK], dtype=np.int64)
+        _approx, cand = faiss.knn(np.ascontiguousarray(mat[block]), mat, want, metric=faiss.METRIC_INNER_PRODUCT)
+        cand = np.where(cand == block[:, None], -1, cand)  # a row is not its own neighbour
+        full: list[int] = []
+        for r, cols in zip(block.tolist(), cand, strict=True):
+            cols = cols[cols >= 0]
+            scores = _scores64(mat, r, cols)
+            if want < n and len(scores) > k and scores.min() >= np.sort(scores)[::-1][k - 1]:
+                full.append(r)  # the last candidate ties with the k-th: more ties may lie beyond
+                continue
+            out += [_row(ids, r, c, score) for c, score in _pick(cols, scores, k, threshold)]
+        for fstart in range(0, len(full), size):
+            sub = full[fstart : fstart + size]
+            sims = mat[sub] @ mat.T
+            sims[np.arange(len(sub)), sub] = -np.inf
+            kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
+            for i, r in enumerate(sub):
+                cols = np.nonzero(sims[i] >= kth[i] - 1e-5)[0]  # every column that may tie, float32 error allowed
+                out += [_row(ids, r, c, s) for c, s in _pick(cols, _scores64(mat, r, cols), k, threshold)]
     return out
+
+
+def _scores64(mat: np.ndarray, r: int, cols: np.ndarray) -> np.ndarray:
+    """Row r's inner products with the given rows, in float64 and rounded to 6 decimals."""
+    return np.round(mat[cols].astype(np.float64) @ mat[r].astype(np.float64), 6)
+
+
+def _pick(cols: np.ndarray, scores: np.ndarray, k: int, threshold: float) -> list[tuple[int, float]]:
+    """The k best (column, score) by score, ties to the lower column, at or above the threshold."""
+    best = sorted(zip(scores.tolist(), cols.tolist(), strict=True), key=lambda p: (-p[0], p[1]))[:k]
+    return [(c, s) for s, c in best if s >= threshold]
+
+
+def _row(ids: list[str], r: int, c: int, score: float) -> tuple:
+    return (_edge_id(ids[r], ids[c]), ids[r], ids[c], "similar", "embedding", score)
 
 
 def _rows_hnsw(ids: list[str], mat: np.ndarray, k: int, threshold: float) -> list[tuple]:
@@ -116,7 +153,10 @@ def update_similar(
                     counts[index[src]] = n
                     if n >= k:
                         floor[index[src]] = max(threshold, low)
-            best = (mat[present] @ mat.T).max(axis=0)
+            best = np.full(len(ids), -np.inf, dtype=np.float32)
+            step = max(8, BLOCK_CELLS // len(ids))  # blocks, or 20% of 125k changed rows would be 12 GB of scores
+            for start in range(0, len(present), step):
+                np.maximum(best, (mat[present[start : start + step]] @ mat.T).max(axis=0), out=best)
             update.update(np.nonzero(best >= floor)[0].tolist())
         rows = sorted(update)
         stored.delete_similar(conn, [ids[r] for r in rows])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import kg.index
 import kg.search
 import kg.similarity
 from kg.embeddings import FakeEmbedder
 from kg.index import VectorIndex, recall_at
 from kg.search import keyword, nearest
-from kg.similarity import _rows, update_similar
+from kg.similarity import _rows, top_k, update_similar
 from kg.store import Store
 from kg.writer import ingest
 
@@ -36,6 +37,22 @@ def test_exact_index_equals_brute_force_with_and_without_a_filter():
     rows = idx.search(queries, 10, allowed=allowed)[1]
     assert allowed[rows].all()
     assert recall_at(brute(base, queries, 10, allowed), rows) == 1.0
+
+
+def test_quantised_scan_reranks_to_the_exact_neighbours(monkeypatch):
+    monkeypatch.setattr(kg.index, "QUANTISED_FROM", 1000)
+    base, queries = unit(3000), unit(50, seed=6)
+    idx = VectorIndex(base)
+    assert idx.exact and idx._vectors is not None  # the 8-bit scan answers
+    scores, rows = idx.search(queries, 10)
+    assert recall_at(brute(base, queries, 10), rows) >= 0.99
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ base.T, rows, axis=1), rtol=1e-5)  # float32
+    allowed = np.random.default_rng(7).random(len(base)) < 0.1
+    rows = idx.search(queries, 10, allowed=allowed)[1]
+    assert allowed[rows].all()
+    assert recall_at(brute(base, queries, 10, allowed), rows) >= 0.99
+    _s, near = idx.neighbours(5)
+    assert (near != np.arange(3000)[:, None]).all()
 
 
 def test_hnsw_keeps_recall_on_unstructured_vectors():
@@ -104,3 +121,23 @@ def test_keyword_every_word_hits_come_first(vault_store, kind):
     hits, _ = keyword(vault_store, "alpha beta", kind, 10)
     full = [h.coverage == 1.0 for h in hits]
     assert full == sorted(full, reverse=True)
+
+
+def _all_pairs_reference(ids, mat, k, threshold):
+    """The plain definition: every pair scored (in float64), top_k's rounding and tie rules."""
+    sims = mat.astype(np.float64) @ mat.T.astype(np.float64)
+    np.fill_diagonal(sims, -np.inf)
+    return {(ids[r], ids[c], round(s, 6)) for r, best in enumerate(top_k(sims, k, threshold)) for c, s in best}
+
+
+@pytest.mark.parametrize("threshold", [-1.0, 0.3])
+def test_exact_similar_rows_equal_the_plain_definition_with_duplicates(threshold):
+    mat = unit(700, dim=16, seed=8)
+    mat[100:120] = mat[50]  # twenty-one identical rows: ties beyond k + MARGIN at the k-th score
+    mat[200:203] = mat[201]
+    ids = [f"n{i:04d}" for i in range(len(mat))]
+    got = {(s, t, w) for _e, s, t, _k, _o, w in _rows(ids, mat, list(range(len(ids))), 5, threshold)}
+    assert got == _all_pairs_reference(ids, mat, 5, threshold)
+    some = [0, 50, 101, 650]  # a few rows alone give the same rows as in the full pass
+    alone = {(s, t, w) for _e, s, t, _k, _o, w in _rows(ids, mat, some, 5, threshold)}
+    assert alone == {g for g in got if g[0] in {ids[r] for r in some}}

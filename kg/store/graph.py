@@ -91,6 +91,15 @@ def meta_of(conn: sqlite3.Connection, node_id: str) -> dict[str, Any] | None:
     return None if row is None else json.loads(row[0] or "{}")
 
 
+def text_lengths(store: Store, ids: list[str]) -> dict[str, int]:
+    """node id → the length of its title and text, read without loading the text."""
+    out: dict[str, int] = {}
+    for chunk, places in _chunks(ids):
+        sql = f"SELECT id, length(title) + coalesce(length(text), 0) FROM nodes WHERE id IN ({places})"
+        out.update(store.conn.execute(sql, chunk).fetchall())
+    return out
+
+
 def node_count(store: Store) -> int:
     return store.conn.execute("SELECT count(*) FROM nodes").fetchone()[0]
 

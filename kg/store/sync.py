@@ -102,7 +102,7 @@ def delete_edges(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     conn.executemany("DELETE FROM edges WHERE id = ?", [(e,) for e in ids])
 
 
-def upsert_edges(conn: sqlite3.Connection, rows: list[EdgeRow]) -> None:
+def upsert_edges(conn: sqlite3.Connection, rows: Iterable[EdgeRow]) -> None:
     """Write edges, each replacing any edge of the same id."""
     conn.executemany(
         """INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight, label, context, root, path,

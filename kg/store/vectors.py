@@ -5,7 +5,7 @@ Every function here runs on the caller's connection, inside the caller's transac
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def similar_counts(conn: sqlite3.Connection) -> Iterator[tuple[str, int, float]]
     yield from conn.execute("SELECT source, count(*), min(weight) FROM edges WHERE kind = 'similar' GROUP BY source")
 
 
-def insert_similar(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+def insert_similar(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
     """Write `similar` edges given as (id, source, target, kind, origin, weight) rows."""
     conn.executemany(
         "INSERT OR REPLACE INTO edges (id, source, target, kind, origin, weight) VALUES (?, ?, ?, ?, ?, ?)", rows

@@ -56,10 +56,10 @@ def apply(
         stored.delete_edges(conn, cs.edge_removed)
         stored.upsert_edges(
             conn,
-            [
+            (  # a generator: the rows are written as they are made, not held as a second copy of the edges
                 (eid, e.source, e.target, e.kind, e.origin, e.weight, e.label, e.context, root, e.path, e.line, e.ref)
                 for eid, e, root in cs.edge_upserts
-            ],
+            ),
         )
         stored.delete_files(conn, gone)
         stored.upsert_files(conn, [(r, p, h, now, f) for r, p, h, f in file_rows])

@@ -6,6 +6,7 @@ come from the parse cache), so the result does not depend on the order of separa
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -33,10 +34,10 @@ from ingest.pipeline import (
     scan,
 )
 from ingest.records import FileError, FileWarning
-from kg.embeddings import Embedder, default_embedder, embed_text
+from kg.embeddings import MAX_CHARS, Embedder, default_embedder, embed_text
 from kg.store import Store
 from kg.store import sync as stored
-from kg.store.graph import node_count
+from kg.store.graph import node_count, text_lengths
 from kg.store.vectors import cached_keys, store_vectors
 from kg.sync.apply import FileRow, apply, finish_vectors, stored_index
 from kg.sync.plan import plan
@@ -168,31 +169,19 @@ def _ingest(
         report.unchanged = node_count(store)
         return report
     parsed = parse_files(store, reads, progress, tick)
-    parsed, preserve = _with_last_good(store, parsed, stored_files)
-    outside, kept = _outside_scope(store, scope, stored_files)
-    preserve |= kept
-    vault_files = _vault_files(scope, stored_files, in_files, attachments)
-    tick("linking", 0, 1)
-    asm = assemble(parsed + outside, vault_files)
-    mine = {pf.source.path for pf in parsed} | {""}
-    report.errors = [e.to_dict() for e in asm.errors if e.path in mine]
-    report.warnings = [w.to_dict() for w in asm.warnings if w.path in mine]
-    cs = plan(asm, stored_index(store, preserve), embedder.name)
-    report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
-    report.removed = len(cs.removed)
-    file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
-    full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
-    last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
-    # A crash between the graph and its similar edges leaves this flag: the next ingest recomputes them all.
-    full = full or store.setting("similar_dirty") == "1"
-    # The graph first: pages, links and keyword search are usable while the vectors are made.
-    apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
-    fresh = _embed(store, embedder, cs.embed_needed, asm.nodes, progress, tick)
+    del reads
+    # The graph lands first; the records, the assembly and the change set go out of scope with _graph, so the
+    # embedding and similarity stages do not hold a whole vault's parsed text beside the vectors.
+    embed_needed, changed, full = _graph(store, scope, scope_key, settings, stored_files, parsed, attachments,
+                                         in_files, embedder.name, report, tick)  # fmt: skip
+    del parsed
+    release_memory()
+    fresh = _embed(store, embedder, embed_needed, progress, tick)
     report.embedded = len(fresh)
     tick("similar", 0, 1)
     finish_vectors(
         store,
-        cs.changed_vectors | {cs.embed_needed[k] for k in fresh},
+        changed | {embed_needed[k] for k in fresh},
         (settings[0], settings[1], full),
         {
             "similar_k": str(settings[0]),
@@ -202,6 +191,54 @@ def _ingest(
         },
     )
     return report
+
+
+def _graph(
+    store: Store,
+    scope: Scope,
+    scope_key: str,
+    settings: tuple[int, float],
+    stored_files: dict[tuple[str, str], tuple[str, str]],
+    parsed: list[ParsedFile],
+    attachments: list[SourceFile],
+    in_files: list[SourceFile],
+    model: str,
+    report: IngestReport,
+    tick: Tick,
+) -> tuple[dict[str, str], set[str], bool]:
+    """Assemble, plan and apply the graph. Returns the embed keys wanted (key -> node id), the nodes whose
+    vectors changed, and whether every `similar` edge must be recomputed."""
+    parsed, preserve = _with_last_good(store, parsed, stored_files)
+    outside, kept = _outside_scope(store, scope, stored_files)
+    preserve |= kept
+    vault_files = _vault_files(scope, stored_files, in_files, attachments)
+    tick("linking", 0, 1)
+    asm = assemble(parsed + outside, vault_files)
+    del outside
+    mine = {pf.source.path for pf in parsed} | {""}
+    report.errors = [e.to_dict() for e in asm.errors if e.path in mine]
+    report.warnings = [w.to_dict() for w in asm.warnings if w.path in mine]
+    cs = plan(asm, stored_index(store, preserve), model)
+    report.added, report.updated, report.unchanged = cs.added, cs.updated, cs.unchanged
+    report.removed = len(cs.removed)
+    file_rows, gone = _file_changes(scope, stored_files, parsed, attachments)
+    full = (str(settings[0]), str(settings[1])) != (store.setting("similar_k"), store.setting("similar_threshold"))
+    last = json.dumps({"errors": report.errors, "warnings": report.warnings}, ensure_ascii=False)
+    # A crash between the graph and its similar edges leaves this flag: the next ingest recomputes them all.
+    full = full or store.setting("similar_dirty") == "1"
+    tick("writing", 0, 1)
+    apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
+    return cs.embed_needed, cs.changed_vectors, full
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim). The parsed records of a large vault
+    leave hundreds of MB of freed but still resident heap behind them; without this the vectors and the
+    similarity stage are counted on top of it in the process's peak memory. A no-op where glibc is absent."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _stored_files(store: Store) -> dict[tuple[str, str], tuple[str, str]]:
@@ -318,25 +355,28 @@ def _embed(
     store: Store,
     embedder: Embedder,
     needed: dict[str, str],
-    nodes: dict[str, Any],
     progress: bool | None,
     tick: Tick | None = None,
 ) -> list[str]:
     """Embed the texts the cache lacks, chunk by chunk; returns the keys embedded.
 
+    The texts are read back from the stored nodes a chunk at a time, so only one chunk's texts are in memory.
     Each chunk is stored in its own transaction, which bumps the store's generation so a running server sees
     the new vectors. A vector missing after a crash is found here on the next ingest and made then."""
     missing = sorted(set(needed) - cached_keys(store.conn, list(needed)))
-    texts = {m: embed_text(nodes[needed[m]].title, nodes[needed[m]].text, nodes[needed[m]].meta) for m in missing}
     # Chunks of texts of like length: each batch the encoder makes pads only to its own longest text.
-    missing.sort(key=lambda m: (len(texts[m]), m))
+    lengths = text_lengths(store, [needed[m] for m in missing])
+    missing.sort(key=lambda m: (min(lengths.get(needed[m], 0), MAX_CHARS), m))
     bar = tqdm(total=len(missing), desc="embedding", unit="text", disable=not _show(progress), leave=False)
     size = int(getattr(embedder, "chunk", EMBED_CHUNK))
     for start in range(0, len(missing), size):
         if tick is not None:
             tick("embedding", start, len(missing))
         chunk = missing[start : start + size]
-        vecs = embedder.encode([texts[m] for m in chunk])
+        nodes = store.nodes([needed[m] for m in chunk])
+        texts = [embed_text(n["title"], n["text"] or "", n["meta"]) for n in (nodes[needed[m]] for m in chunk)]
+        vecs = embedder.encode(texts)
+        del nodes, texts
         with store.transaction():
             store_vectors(store.conn, chunk, embedder.name, vecs)
             store.set_setting("generation", str(store.generation() + 1))
