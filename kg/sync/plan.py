@@ -76,12 +76,12 @@ def plan(asm: Assembly, stored: Stored, model: str) -> ChangeSet:
             cs.removed.append(nid)
             cs.changed_vectors.add(nid)
     cs.removed.sort()
-    want: dict[str, tuple[EdgeRecord, str]] = {}
+    want: set[str] = set()  # ids only: a dict of (edge, root) per id cost ~100 MB more at 100k notes
     for key, e in asm.edges.items():
-        want[edge_id(e)] = (e, asm.edge_roots[key])
-    for eid, (e, root) in want.items():
-        row = (root, e.path, e.weight, e.origin, e.context, e.line, e.ref)
-        if stored.edges.get(eid) != row:
+        eid = edge_id(e)
+        want.add(eid)
+        root = asm.edge_roots[key]
+        if stored.edges.get(eid) != (root, e.path, e.weight, e.origin, e.context, e.line, e.ref):
             cs.edge_upserts.append((eid, e, root))
     for eid, (root, path, *_rest) in stored.edges.items():
         if eid not in want and (root, path) not in stored.preserve:
