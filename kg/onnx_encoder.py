@@ -309,9 +309,12 @@ class OnnxEmbedder:
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle threads sleep rather than spin: on a machine whose cores other work shares, spinning
-        # threads steal the time the busy ones need (bench/encoder.py measured it).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Idle threads sleep rather than spin: on a machine whose cores other work shares, spinning threads
+        # steal the time the busy ones need (bench/encoder.py: 1.82x against 2.03x under a load of 5-12).
+        # KG_ONNX_SPIN=1 lets them spin, onnxruntime's default: alone on a quiet machine that ran 300 notes in
+        # 9.1-9.5 s against 10.3-10.7 s, but beside other sessions in one process it measured slower.
+        if os.environ.get("KG_ONNX_SPIN", "0") != "1":
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(graph_path(self.recipe)), opts, providers=["CPUExecutionProvider"])
 
     def _session_for(self, n: int) -> Any:
