@@ -119,6 +119,16 @@ def ids_of_kinds(store: Store, kinds: Iterable[str]) -> list[str]:
     ]
 
 
+def ids_of_kinds_among(store: Store, ids: list[str], kinds: Iterable[str]) -> list[str]:
+    """Those of `ids` whose node is of one of these kinds."""
+    kinds = list(kinds)
+    out: list[str] = []
+    for chunk, marks in _chunks(ids):
+        sql = f"SELECT id FROM nodes WHERE id IN ({marks}) AND kind IN ({','.join('?' * len(kinds))})"
+        out += [r[0] for r in store.conn.execute(sql, [*chunk, *kinds])]
+    return out
+
+
 def recent_notes(store: Store) -> list[dict[str, Any]]:
     """Every concept and inquiry that is not a stub, latest change first: id, kind, title, path, meta, updated_at."""
     rows = store.db.query(
