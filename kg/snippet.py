@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from kg.texmath import MATH
+
 # Endings dropped from a query word before it is matched as a prefix, longest first.
 SUFFIXES: tuple[str, ...] = ("ational", "ization", "isation", "ations", "ation", "ities", "ness", "ings", "ing")
 SUFFIXES += ("ity", "ies", "ied", "ed", "es", "ly", "s", "y", "e")
@@ -20,6 +22,7 @@ SCAN = 240  # characters read on each side of the chosen match to find its words
 SCAN_LIMIT = 30_000  # characters of a text searched for matches
 CANDIDATES = 48  # matches of each word weighed when choosing where to cut
 TRIES = 400  # places each word's root is looked at (inside other words too) before the search gives up
+FORMULA = 300  # the longest formula a window widens to show whole
 REACH = 240  # characters after a match (and a third of that before) whose words count for its window
 
 
@@ -90,6 +93,7 @@ def cut(text: str, words: tuple[str, ...], marks: tuple[str, str], width: int = 
     i0, i1 = max(0, at - BEFORE), min(len(spans), at + AFTER)
     start = 0 if lo == 0 and i0 == 0 else lo + spans[i0][0]
     end = len(text) if hi == len(text) and i1 == len(spans) else lo + spans[i1 - 1][1]
+    start, end = _whole_formulas(text, start, end)
     opening, closing = marks
     pieces, last = [], start
     for a, b, _k in matches(low, roots, start, min(end, len(low))):
@@ -100,6 +104,18 @@ def cut(text: str, words: tuple[str, ...], marks: tuple[str, str], width: int = 
     pieces.append(text[last:end])
     marked = "".join(pieces)
     return ("…" if start > 0 else "") + " ".join(marked.split()) + ("…" if end < len(text) else "")
+
+
+def _whole_formulas(text: str, start: int, end: int) -> tuple[int, int]:
+    r"""The window widened so that a formula it cuts (up to FORMULA characters long) is shown whole: a half
+    formula cannot be rendered, and pages would drop it. LaTeX environments are left to be cut: search pages
+    render `$…$`, `$$…$$`, `\(…\)` and `\[…\]` only."""
+    lo = max(0, start - FORMULA)
+    for m in MATH.finditer(text, lo, min(len(text), end + FORMULA)):
+        a, b = m.span()
+        if b - a <= FORMULA and (a < start < b or a < end < b):
+            start, end = min(start, a), max(end, b)
+    return start, end
 
 
 def _densest(found: list[tuple[int, int, int]]) -> int:

@@ -56,3 +56,11 @@ def test_search_markers_become_spans_of_the_plain_text():
     piece = snippet.cut("Then sharpness rises to two over eta.", ("sharpness",), ("\x02", "\x03"))
     plain, spans = split_marks(piece)
     assert [plain[a:b] for a, b in spans] == ["sharpness"]
+
+
+def test_a_formula_the_window_would_cut_is_shown_whole():
+    text = "The step size sets it: " + r"\[ \lambda_{\max} = \frac{2}{\eta} \]" + " and sharpness " + "then " * 40
+    piece = snippet.cut(text, ("sharpness",), MARKS)
+    assert r"\[ \lambda_{\max} = \frac{2}{\eta} \]" in piece
+    inline = "word " * 30 + "so $a + b + c + d + e + f + g + h + i + j + k$ holds for the sharpness here"
+    assert "$a + b + c + d + e + f + g + h + i + j + k$" in snippet.cut(inline, ("sharpness",), MARKS)

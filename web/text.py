@@ -8,21 +8,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-# Inline `$…$` as Obsidian reads it: no space just inside either `$`, and no digit just after the closing one.
-INLINE_DOLLAR = r"(?<![\\$])\$(?=[^\s$])(?:\\.|[^$\\\n])*?(?<=[^\s\\])\$(?![\d$])"
-MATH = re.compile(r"\$\$.+?\$\$|" + INLINE_DOLLAR + r"|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
+from kg.texmath import INLINE_DOLLAR, MATH, math_spans
 
-
-def math_spans(text: str) -> list[tuple[int, int]]:
-    """Where inline or display math sits in plain text.
-
-    >>> math_spans("a $x_i$ b")
-    [(2, 7)]
-    >>> math_spans("costs $5 and $10, or $ 3 $; usar $fromAI() para args, no $query")
-    []
-    """
-    return [m.span() for m in MATH.finditer(text)]
-
+__all__ = ["INLINE_DOLLAR", "MATH", "math_spans", "mark_html", "plain_tex"]
 
 WIKI = re.compile(r"!?\[\[([^\[\]|#\n]*)(?:#([^\[\]|\n]*))?(?:\|([^\[\]\n]*))?\]\]")
 DISPLAY_PAIRS = [(r"\\begin\{\w+\*?\}", r"\\end\{\w+\*?\}"), (r"\\\[", r"\\\]"), (r"\\\(", r"\\\)")]
