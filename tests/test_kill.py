@@ -28,6 +28,11 @@ def corpus(tmp: Path) -> Path:
     return src
 
 
+def graph_only(state: dict) -> dict:
+    """A store dump without its `similar` edges, which land after the graph."""
+    return {**state, "edges": [e for e in state["edges"] if e[2] != "similar"]}
+
+
 def run_ingest(src: Path, db: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [*KG, "ingest", str(src), "--db", str(db), "--json"],
@@ -58,8 +63,12 @@ def test_kill_mid_ingest_then_rerun_matches_clean_run(tmp_path: Path):
             with Store(db) as s:
                 assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok", f"seed {seed}"
                 state = dump(s)
-                # Either nothing of the graph landed or all of it did.
-                assert state["nodes"] == [] or state == expected, f"half-written store, seed {seed}"
+                # Either nothing of the graph landed or all of it did. The graph lands before its vectors
+                # (pages work while the model runs), so `similar` edges may lag: then the store says so, and
+                # the re-run below must complete them.
+                assert state["nodes"] == [] or graph_only(state) == graph_only(expected), f"half-written, seed {seed}"
+                if state["nodes"] and state != expected:
+                    assert s.setting("similar_dirty") == "1", f"similar edges lag unflagged, seed {seed}"
         assert run_ingest(src, db).wait(timeout=300) == 0
         with Store(db) as s:
             assert dump(s) == expected, f"re-run after kill differs from a clean run, seed {seed}"
