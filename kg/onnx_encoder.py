@@ -317,12 +317,9 @@ class OnnxEmbedder:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(graph_path(self.recipe)), opts, providers=["CPUExecutionProvider"])
 
-    def _session_for(self, n: int) -> Any:
-        """The session for a batch of n texts. One text (a search query) runs on one thread: splitting a short
-        sequence over two threads saved nothing here, and took the core that the keyword search runs on."""
-        session, _ = self._load()
-        if n > 1 or self.threads == 1:
-            return session
+    def _single_session(self) -> Any:
+        """The session for one text (a search query), on one thread: splitting a short sequence over two
+        threads saved nothing here, and took the core that the keyword search runs on."""
         with self._lock:
             if self._single is None:
                 self._single = self._new_session(1)
@@ -336,8 +333,9 @@ class OnnxEmbedder:
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        _, tok = self._load()
-        session = self._session_for(len(texts))
+        session, tok = self._load()
+        if len(texts) == 1 and self.threads != 1:
+            session = self._single_session()
         encs = tok.encode_batch(texts)
         # Sorting by length means each batch pads only to its own longest text.
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))

@@ -34,13 +34,12 @@ def top_k(sims: np.ndarray, k: int, threshold: float, order: np.ndarray | None =
     >>> top_k(np.array([[0.7, 0.7, 0.7]]), 2, 0.5, order=np.array([9, 3, 5]))
     [[(1, 0.7), (2, 0.7)]]
     """
-    n = sims.shape[1]
-    k = min(k, n)
+    k = min(k, sims.shape[1])
     if k <= 0:
         return [[] for _ in range(sims.shape[0])]
-    sims = np.round(sims, 6, out=sims if sims.flags.writeable else None)
-    order = np.arange(n) if order is None else order
-    part = np.argpartition(sims, n - k, axis=1)[:, n - k :]  # the k largest, without a negated copy
+    sims = np.round(sims, 6)
+    order = np.arange(sims.shape[1]) if order is None else order
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
     out = []
     for r in range(sims.shape[0]):
@@ -95,9 +94,8 @@ def _scores64(mat: np.ndarray, r: int, cols: np.ndarray) -> np.ndarray:
 
 
 def _pick(cols: np.ndarray, scores: np.ndarray, k: int, threshold: float) -> list[tuple[int, float]]:
-    """The k best (column, score) by score, ties to the lower column, at or above the threshold."""
-    best = sorted(zip(scores.tolist(), cols.tolist(), strict=True), key=lambda p: (-p[0], p[1]))[:k]
-    return [(c, s) for s, c in best if s >= threshold]
+    """The k best (column, score) of one row's candidates by top_k's rules, ties to the lower column."""
+    return [(int(cols[i]), s) for i, s in top_k(scores[None, :], k, threshold, order=cols)[0]]
 
 
 def _row(ids: list[str], r: int, c: int, score: float) -> tuple:

@@ -8,9 +8,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from kg.texmath import INLINE_DOLLAR, MATH, math_spans
-
-__all__ = ["INLINE_DOLLAR", "MATH", "math_spans", "mark_html", "plain_tex"]
+from kg.texmath import MATH, math_spans
 
 WIKI = re.compile(r"!?\[\[([^\[\]|#\n]*)(?:#([^\[\]|\n]*))?(?:\|([^\[\]\n]*))?\]\]")
 DISPLAY_PAIRS = [(r"\\begin\{\w+\*?\}", r"\\end\{\w+\*?\}"), (r"\\\[", r"\\\]"), (r"\\\(", r"\\\)")]
