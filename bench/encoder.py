@@ -89,7 +89,7 @@ BOTH = ("MatMul", "Attention")  # on the fused graph: the dense MatMuls and the 
 
 def recipes() -> dict[str, Any]:
     """Every mix the bench knows, by name: dynamic int8 on the exported graph, or on the fused one."""
-    from kg.onnx_encoder import DEFAULT_RECIPE, FP32, FUSED, Recipe
+    from kg.onnx_encoder import DEFAULT_RECIPE, FFN_DOWN, FP32, FUSED, QATTN_BLOCKS, Recipe, smooth_recipe
 
     known = [
         FP32,
@@ -111,8 +111,12 @@ def recipes() -> dict[str, Any]:
         Recipe("fused-int8-all-reduce", fused=True, ops=BOTH, reduce_range=True),
         Recipe("fused-w8b32", fused=True, ops=(), block=32),
         Recipe("fused-w8b128", fused=True, ops=(), block=128),
-        Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128),
+        QATTN_BLOCKS,
         Recipe("fused-qattn-w8b128-ends", fused=True, ops=("Attention",), block=128, exclude=(r"Attention_[05]$",)),
+        smooth_recipe(0.75),
+        Recipe("smooth75-int8-all", fused=True, smooth=0.75, ops=BOTH),
+        Recipe("smooth50-int8-w8b128", fused=True, smooth=0.5, ops=BOTH, blocked=(FFN_DOWN,), block=128),
+        Recipe("smooth85-int8-w8b128", fused=True, smooth=0.85, ops=BOTH, blocked=(FFN_DOWN,), block=128),
         DEFAULT_RECIPE,
     ]
     return {r.name: r for r in known}
@@ -132,21 +136,23 @@ class TorchFp32:
         return np.asarray(vecs, dtype=np.float32)
 
 
-def variants(names: list[str], batch: int, threads: int) -> dict[str, Any]:
-    from kg.onnx_encoder import OnnxEmbedder
+def variants(names: list[str], batch: int | None, threads: int) -> dict[str, Any]:
+    from kg.onnx_encoder import BATCH, OnnxEmbedder
 
     known = recipes()
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return {n: OnnxEmbedder(known[n], threads=threads, batch=batch) for n in names}
+    return {n: OnnxEmbedder(known[n], threads=threads, batch=batch or BATCH) for n in names}
 
 
-def run(texts: list[str], names: list[str], rounds: int, batch: int = 32, threads: int = 2) -> dict[str, Any]:
+def run(
+    texts: list[str], names: list[str], rounds: int, batch: int = 32, threads: int = 2, onnx_batch: int | None = None
+) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(threads)
-    encoders: dict[str, Any] = {"torch-fp32": TorchFp32(batch), **variants(names, batch, threads)}
+    encoders: dict[str, Any] = {"torch-fp32": TorchFp32(batch), **variants(names, onnx_batch, threads)}
     for enc in encoders.values():
         enc.encode(["warm up the encoder before timing", "and build its graph if it is not cached"])
     seconds: dict[str, list[float]] = {n: [] for n in encoders}
@@ -162,6 +168,7 @@ def run(texts: list[str], names: list[str], rounds: int, batch: int = 32, thread
         "chars_median": float(np.median([len(t) for t in texts])),
         "threads": threads,
         "batch": batch,
+        "onnx_batch": onnx_batch,
         "cores": os.cpu_count(),
         "load_avg_before": LOAD_BEFORE,
         "load_avg_after": os.getloadavg(),
@@ -180,7 +187,8 @@ def run(texts: list[str], names: list[str], rounds: int, batch: int = 32, thread
 def table(res: dict[str, Any]) -> str:
     lines = [
         f"{res['texts']} texts (median {res['chars_median']:.0f} chars), {res['rounds']} rounds, "
-        f"batch {res['batch']}, {res['threads']} threads, {res['cores']} cores (shared), "
+        f"batch {res['batch']} (torch) / {res.get('onnx_batch') or 'default'} (ONNX), "
+        f"{res['threads']} threads, {res['cores']} cores (shared), "
         f"load {res['load_avg_before'][0]:.1f} before, {res['load_avg_after'][0]:.1f} after",
         "",
         "| encoder | texts/s | × torch fp32 | median cos | min cos | recall@10 | similar edges kept / added |",
@@ -202,15 +210,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more vaults of real notes (not committed)")
     ap.add_argument("--min-chars", type=int, default=1000, help="skip notes with shorter bodies (default 1000)")
     ap.add_argument("--limit", type=int, default=0, help="use at most this many texts")
-    ap.add_argument("--variants", nargs="*", default=["fp32", "int8-all-matmul", DEFAULT_RECIPE.name])
+    ap.add_argument("--variants", nargs="*", default=["fp32", "fused-qattn-w8b128", DEFAULT_RECIPE.name])
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=32, help="batch size of every encoder, torch included")
+    ap.add_argument("--batch", type=int, default=32, help="torch's batch size (sentence-transformers' default 32)")
+    ap.add_argument("--onnx-batch", type=int, default=None, help="the ONNX encoders' batch size (default: kg's)")
+    ap.add_argument("--no-starter", action="store_true", help="leave out data/notes, the texts smoothing calibrates on")
     ap.add_argument("--threads", type=int, default=2, help="intra-op threads of every encoder, torch included")
     args = ap.parse_args(argv)
-    texts = read_texts([ROOT / "data" / "notes", *args.extra], args.min_chars)
+    starter = [] if args.no_starter else [ROOT / "data" / "notes"]
+    texts = read_texts([*starter, *args.extra], args.min_chars)
     if args.limit:
         texts = texts[: args.limit]
-    res = run(texts, args.variants, args.rounds, args.batch, args.threads)
+    res = run(texts, args.variants, args.rounds, args.batch, args.threads, args.onnx_batch)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "encoder.json").write_text(json.dumps(res, indent=1))
     print(table(res))

@@ -24,7 +24,9 @@ import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_SEQ_LENGTH = 256
-BATCH = 32
+# Batches of 4 ran as fast as 32 or faster (the activations of 4 long texts stay in cache), and a tensor's one
+# int8 scale then spans 4 texts rather than 32.
+BATCH = 4
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -36,7 +38,9 @@ class Recipe:
     `ops`: op types that dynamic int8 quantisation (`quantize_dynamic`) rewrites, weights `per_channel` or per
     tensor, on a `reduce_range` of 7 bits or the full 8. `block`: when not 0, every weight MatMul left in fp32
     after that step becomes an 8-bit MatMulNBits node with one scale per `block` weights (see `block_int8`).
-    `exclude`: regexes on node names that neither step touches.
+    `exclude`: regexes on node names that neither step touches. `blocked`: regexes on MatMul names that the
+    dynamic step leaves to the block step. `smooth`: when not 0, start from the fused graph shifted and scaled
+    per channel (`kg.onnx_smooth`, SmoothQuant's alpha = `smooth`), calibrated on the starter notes.
     """
 
     name: str
@@ -46,19 +50,29 @@ class Recipe:
     fused: bool = False
     ops: tuple[str, ...] = ("MatMul",)
     block: int = 0
+    blocked: tuple[str, ...] = ()
+    smooth: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def key(self) -> str:
         fields = [self.name, self.exclude, self.per_channel, self.reduce_range, self.fused, self.ops, self.block]
+        if self.blocked or self.smooth:  # keys of the recipes made before these fields existed stay as they were
+            fields += [self.blocked, self.smooth]
         return json.dumps([*fields, sorted(self.extra.items())])
 
 
-# On the fused graph, the Q/K/V projection (inside each Attention node) is dynamic int8 with per-channel weights,
-# and the other three weight MatMuls of each layer are 8-bit MatMulNBits with a scale per 128 weights, which
-# also quantise their input per block of 128 rather than per tensor: the hidden states' few outlier dimensions
-# then cost one block its precision instead of the whole row. Per-tensor int8 everywhere ran faster but kept
-# only 0.90 of the fp32 neighbours (BENCHMARKS.md, "Encoder recipes").
-DEFAULT_RECIPE = Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128)
+FFN_DOWN = r"\d/output/dense/MatMul$"  # the FFN's second MatMul, which reads the GELU's output
+# The fused graph, shifted and scaled per channel (kg/onnx_smooth.py, alpha 0.75), then dynamic int8 with
+# per-channel weights on the Q/K/V projection (QAttention), the attention output and the FFN's first MatMul.
+# The FFN's second MatMul reads GELU outputs where one channel runs to 24 for every token, which no shift
+# folds away; it is an 8-bit MatMulNBits with a scale per 128 weights that also quantises its input per block
+# of 128, so that channel costs one block its precision rather than the whole tensor. BENCHMARKS.md, "Encoder
+# recipes, smoothed", has the mixes tried: every int8 mix kept at most 0.953 of fp32's neighbours.
+DEFAULT_RECIPE = Recipe(
+    "smooth75-int8-w8b128", fused=True, smooth=0.75, ops=("MatMul", "Attention"), blocked=(FFN_DOWN,), block=128
+)
+# The previous default: fused, int8 Q/K/V, 8-bit blocks of 128 on every other weight MatMul, no smoothing.
+QATTN_BLOCKS = Recipe("fused-qattn-w8b128", fused=True, ops=("Attention",), block=128)
 FP32 = Recipe("fp32")
 FUSED = Recipe("fused", fused=True, ops=())
 # Bumped whenever export_fp32 traces a different graph, so no cache made by an older exporter is ever read.
@@ -88,6 +102,11 @@ def _version(pkg: str) -> str:
         return "-"
 
 
+def smooth_recipe(alpha: float) -> Recipe:
+    """The fp32 graph every smoothed recipe with this alpha starts from (the fused graph, shifted and scaled)."""
+    return Recipe(f"smooth{round(alpha * 100)}", fused=True, ops=(), smooth=alpha)
+
+
 def graph_key(recipe: Recipe) -> str:
     """The cache key of a graph: the model's files, the versions that made the graph, and the recipe."""
     mdir = model_dir()
@@ -100,6 +119,10 @@ def graph_key(recipe: Recipe) -> str:
         h.update(f"{pkg}={_version(pkg)};".encode())
     h.update(f"export={EXPORT};".encode())
     h.update(recipe.key().encode())
+    if recipe.smooth:  # the calibration texts set the shifts and scales
+        from kg.onnx_smooth import calibration_digest, calibration_texts
+
+        h.update(calibration_digest(calibration_texts()).encode())
     return h.hexdigest()[:16]
 
 
@@ -236,6 +259,16 @@ def quantise(src: Path, dst: Path, recipe: Recipe) -> None:
         onnx.save(model, str(dst))
 
 
+def _smooth(src: Path, dst: Path, alpha: float) -> None:
+    from tokenizers import Tokenizer
+
+    from kg.onnx_smooth import calibration_texts, smooth
+
+    tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tok.enable_truncation(MAX_SEQ_LENGTH)
+    smooth(src, dst, alpha, tok, calibration_texts())
+
+
 def _dynamic(src: Path, dst: Path, recipe: Recipe) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -243,7 +276,8 @@ def _dynamic(src: Path, dst: Path, recipe: Recipe) -> None:
     # Shape inference cannot type the outputs of the fused contrib ops (Attention, SkipLayerNormalization), so
     # the quantiser is told that an untyped tensor is float, which every tensor between them is.
     extra = {"DefaultTensorType": onnx.TensorProto.FLOAT, **recipe.extra}
-    exclude = [n for n in op_nodes(src, recipe.ops) if any(re.search(p, n) for p in recipe.exclude)]
+    left = (*recipe.exclude, *recipe.blocked)
+    exclude = [n for n in op_nodes(src, recipe.ops) if any(re.search(p, n) for p in left)]
     quantize_dynamic(
         str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe.per_channel,
         reduce_range=recipe.reduce_range, op_types_to_quantize=list(recipe.ops), nodes_to_exclude=exclude,
@@ -268,6 +302,13 @@ def graph_path(recipe: Recipe) -> Path:
             if not src.exists():
                 _atomic_write(src, lambda tmp: fuse(fp32, tmp))
             if recipe.name == FUSED.name:
+                return src
+        if recipe.smooth:
+            fused, smoothed = src, smooth_recipe(recipe.smooth)
+            src = cache_dir() / f"minilm-l6-{smoothed.name}-{graph_key(smoothed)}.onnx"
+            if not src.exists():
+                _atomic_write(src, lambda tmp: _smooth(fused, tmp, smoothed.smooth))
+            if not (recipe.ops or recipe.block):
                 return src
         out = cache_dir() / f"minilm-l6-{recipe.name}-{graph_key(recipe)}.onnx"
         if not out.exists():

@@ -8,7 +8,17 @@ from conftest import DATA
 
 from kg import onnx_encoder
 from kg.embeddings import SentenceEmbedder, real_embedder
-from kg.onnx_encoder import DEFAULT_RECIPE, FP32, FUSED, OnnxEmbedder, Recipe, block_int8, graph_key, to_blocks
+from kg.onnx_encoder import (
+    DEFAULT_RECIPE,
+    FP32,
+    FUSED,
+    OnnxEmbedder,
+    Recipe,
+    block_int8,
+    graph_key,
+    smooth_recipe,
+    to_blocks,
+)
 
 slow = pytest.mark.slow
 
@@ -57,6 +67,53 @@ def test_fused_graph_gives_the_torch_vectors(texts, cache, torch_vecs):
 
 
 @slow
+def test_shifted_and_scaled_graph_gives_the_torch_vectors(texts, cache, torch_vecs):
+    """Smoothing moves range from activations into weights and biases; in fp32 it must change nothing."""
+    import onnx
+
+    recipe = smooth_recipe(DEFAULT_RECIPE.smooth)
+    vecs = OnnxEmbedder(recipe, batch=4).encode(texts)
+    assert np.min(np.sum(vecs * torch_vecs, axis=1)) > 0.9999
+    graph = onnx.load(str(onnx_encoder.graph_path(recipe)), load_external_data=False).graph
+    fused = onnx.load(str(onnx_encoder.graph_path(FUSED)), load_external_data=False).graph
+    restores = [n for n in graph.node if n.name.endswith(("_restore_scale", "_restore_shift"))]
+    assert len(restores) == 2 * 12  # the embeddings' norm, 6 mid-layer norms and 5 layer outputs feed weights
+    weights = {t.name: t for t in fused.initializer}
+    moved = [t.name for t in graph.initializer if t.name in weights and t.raw_data != weights[t.name].raw_data]
+    assert len(moved) >= 6 * 4  # each layer's Q/K/V, output projection and first FFN weight changed
+
+
+@slow
+def test_smoothing_narrows_what_int8_quantises(cache):
+    """The point of smoothing: per channel, the norms' outputs span far less than before, on real notes."""
+    import onnx
+    from tokenizers import Tokenizer
+
+    from kg.onnx_smooth import calibration_texts, channel_ranges
+
+    tok = Tokenizer.from_file(str(onnx_encoder.model_dir() / "tokenizer.json"))
+    tok.enable_truncation(onnx_encoder.MAX_SEQ_LENGTH)
+    notes = calibration_texts()[:16]
+    spans = {}
+    for recipe in (FUSED, smooth_recipe(DEFAULT_RECIPE.smooth)):
+        model = onnx.load(str(onnx_encoder.graph_path(recipe)))
+        ranges = channel_ranges(model, tok, notes)
+        # the widest channel against the median channel, for the mid-layer norm of layer 0
+        name = next(n for n in ranges if "layer.0/attention/output/LayerNorm" in n)
+        lo, hi = ranges[name]
+        spans[recipe.name] = (hi - lo).max() / np.median(hi - lo)
+    assert spans[FUSED.name] > 4 and spans[smooth_recipe(DEFAULT_RECIPE.smooth).name] < spans[FUSED.name] / 2
+
+
+def test_calibration_needs_the_starter_notes(tmp_path):
+    from kg.onnx_smooth import calibration_texts
+
+    (tmp_path / "one.md").write_text("---\ntitle: x\n---\nbody")
+    with pytest.raises(RuntimeError, match="data/notes|KG_ENCODER=torch"):
+        calibration_texts(tmp_path)
+
+
+@slow
 def test_int8_graph_stays_close_and_names_itself(texts, cache, torch_vecs):
     enc = OnnxEmbedder(DEFAULT_RECIPE)
     vecs = enc.encode(texts)
@@ -87,7 +144,8 @@ def test_graphs_are_built_once_and_written_whole(cache):
         OnnxEmbedder(recipe).encode(["first"])
     graphs = sorted(cache.glob("*.onnx"))
     names = {p.name for p in graphs}
-    for recipe in (FP32, FUSED, DEFAULT_RECIPE):  # the default starts from the fused graph, which is kept too
+    # the default starts from the fused graph and its smoothed copy, which are kept too
+    for recipe in (FP32, FUSED, smooth_recipe(DEFAULT_RECIPE.smooth), DEFAULT_RECIPE):
         assert f"minilm-l6-{recipe.name}-{graph_key(recipe)}.onnx" in names
     stamps = {p: p.stat().st_mtime_ns for p in graphs}
     OnnxEmbedder(DEFAULT_RECIPE).encode(["again"])
