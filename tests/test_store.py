@@ -23,7 +23,8 @@ def test_a_failing_apply_leaves_the_store_as_it_was(vault_store: Store) -> None:
     cs = ChangeSet(
         upserts=[(NodeRecord("brand-new", "concept", "Brand new", "text"), "h", None)],
         removed=[victim],
-        edge_upserts=[("e1", EdgeRecord("brand-new", victim, "no-such-kind"), "/r")],
+        edges_to_write=[EdgeRecord("brand-new", victim, "no-such-kind")],
+        edge_roots=["/r"],
     )
     with pytest.raises(sqlite3.IntegrityError, match="unknown edge kind"):
         apply(vault_store, cs, {"brand-new": "/r"}, ([("/r", "x.md", "h", "markdown")], []), {"k": "v"})

@@ -58,7 +58,7 @@ def apply(
             conn,
             (  # a generator: the rows are written as they are made, not held as a second copy of the edges
                 (eid, e.source, e.target, e.kind, e.origin, e.weight, e.label, e.context, root, e.path, e.line, e.ref)
-                for eid, e, root in cs.edge_upserts
+                for eid, e, root in cs.edge_upserts()
             ),
         )
         stored.delete_files(conn, gone)
