@@ -69,7 +69,7 @@ def upsert_node(
             node.id,
             node.kind,
             node.title,
-            node.text,
+            str(node.text),  # a body held on disk during the ingest (kg/store/stash.py) reads back here
             root,
             node.path,
             node.line,

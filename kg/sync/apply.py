@@ -10,6 +10,7 @@ from kg.embeddings import EMBED_KINDS
 from kg.similarity import update_similar
 from kg.store import Store
 from kg.store import sync as stored
+from kg.store.stash import text_of
 from kg.sync.plan import ChangeSet, Stored
 
 FileRow = tuple[str, str, str, str]  # root, rel, hash, fmt
@@ -32,7 +33,7 @@ def fts_body(node: NodeRecord) -> str:
             str(m.get("year") or ""),
             " ".join(m.get("cited_in") or []),
         ]
-    return "\n".join([*filter(None, extra), node.text])
+    return "\n".join([*filter(None, extra), text_of(node.text)])
 
 
 def apply(

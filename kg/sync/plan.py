@@ -18,6 +18,7 @@ from typing import Any
 from ingest.assemble import Assembly
 from ingest.records import EdgeRecord, NodeRecord
 from kg.embeddings import EMBED_KINDS, embed_key, embed_text
+from kg.store.stash import text_of
 
 StoredNode = tuple[str, str, str, str | None]  # hash, root, path, embed_key
 StoredEdge = tuple[Any, ...]  # root, path, weight, origin, context, line, ref
@@ -71,7 +72,7 @@ def plan(asm: Assembly, stored: Stored, model: str) -> ChangeSet:
         h = node.content_hash()
         ekey = None
         if node.kind in EMBED_KINDS and not node.meta.get("stub"):
-            ekey = embed_key(embed_text(node.title, node.text, node.meta), model)
+            ekey = embed_key(embed_text(node.title, text_of(node.text), node.meta), model)
             cs.embed_needed[ekey] = nid
         old = stored.nodes.get(nid)
         if old is None:

@@ -38,6 +38,7 @@ from kg.embeddings import MAX_CHARS, Embedder, default_embedder, embed_text
 from kg.store import Store
 from kg.store import sync as stored
 from kg.store.graph import node_count, text_lengths
+from kg.store.stash import TextStash
 from kg.store.vectors import cached_keys, store_vectors
 from kg.sync.apply import FileRow, apply, finish_vectors, stored_index
 from kg.sync.plan import plan
@@ -168,13 +169,15 @@ def _ingest(
         report.errors, report.warnings = last.get("errors", []), last.get("warnings", [])
         report.unchanged = node_count(store)
         return report
-    parsed = parse_files(store, reads, progress, tick)
-    del reads
-    # The graph lands first; the records, the assembly and the change set go out of scope with _graph, so the
-    # embedding and similarity stages do not hold a whole vault's parsed text beside the vectors.
-    embed_needed, changed, full = _graph(store, scope, scope_key, settings, stored_files, parsed, attachments,
-                                         in_files, embedder.name, report, tick)  # fmt: skip
-    del parsed
+    # Long note bodies wait on disk (kg/store/stash.py) from parsing until they are written.
+    with TextStash(_stash_dir(store)) as stash:
+        parsed = parse_files(store, reads, progress, tick, stash)
+        del reads
+        # The graph lands first; the records, the assembly and the change set go out of scope with _graph, so
+        # the embedding and similarity stages do not hold a whole vault's parsed records beside the vectors.
+        embed_needed, changed, full = _graph(store, scope, scope_key, settings, stored_files, parsed, attachments,
+                                             in_files, embedder.name, report, tick, stash)  # fmt: skip
+        del parsed
     release_memory()
     fresh = _embed(store, embedder, embed_needed, progress, tick)
     report.embedded = len(fresh)
@@ -205,11 +208,15 @@ def _graph(
     model: str,
     report: IngestReport,
     tick: Tick,
+    stash: TextStash | None = None,
 ) -> tuple[dict[str, str], set[str], bool]:
     """Assemble, plan and apply the graph. Returns the embed keys wanted (key -> node id), the nodes whose
     vectors changed, and whether every `similar` edge must be recomputed."""
     parsed, preserve = _with_last_good(store, parsed, stored_files)
     outside, kept = _outside_scope(store, scope, stored_files)
+    if stash is not None:  # the stand-ins and the other vaults' files come from the cache, bodies whole
+        for pf in [*(pf for pf in parsed if pf.failed), *outside]:
+            stash.stash(pf.records)
     preserve |= kept
     vault_files = _vault_files(scope, stored_files, in_files, attachments)
     tick("linking", 0, 1)
@@ -229,6 +236,12 @@ def _graph(
     tick("writing", 0, 1)
     apply(store, cs, asm.roots, (file_rows, gone), {scope_key + ":report": last, "similar_dirty": "1"})
     return cs.embed_needed, cs.changed_vectors, full
+
+
+def _stash_dir(store: Store) -> str | None:
+    """Beside the store (on its disk, not a RAM-backed /tmp), where the store is a file."""
+    folder = os.path.dirname(os.path.abspath(store.path))
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK) else None
 
 
 def release_memory() -> None:
@@ -263,21 +276,40 @@ def _unchanged(
 
 
 def parse_files(
-    store: Store, reads: list[ReadFile], progress: bool | None = None, tick: Tick | None = None
+    store: Store,
+    reads: list[ReadFile],
+    progress: bool | None = None,
+    tick: Tick | None = None,
+    stash: TextStash | None = None,
 ) -> list[ParsedFile]:
-    """Parse read files, reusing the parse cache; newly parsed files are cached."""
-    parsed = []
+    """Parse read files, reusing the parse cache; newly parsed files are cached. With a `stash`, each file's
+    long bodies move into it once its records are cached, so the bodies of a whole vault are never in memory."""
+    parsed: list[ParsedFile] = []
+    fresh: list[ParsedFile] = []
     for rf in _bar(reads, "parsing", progress, tick):
-        parsed.append(parse_read(rf, lambda digest: _cached_records(store, digest)))
+        pf = parse_read(rf, lambda digest: _cached_records(store, digest))
         rf.data = None
-    fresh = [pf for pf in parsed if pf.hash and not pf.failed and not pf.from_cache]
-    for start in range(0, len(fresh), 2000):
-        rows = [
-            (pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh[start : start + 2000]
-        ]
-        with store.transaction() as conn:
-            stored.cache_records(conn, rows)
+        parsed.append(pf)
+        if pf.hash and not pf.failed and not pf.from_cache:
+            fresh.append(pf)
+            if len(fresh) == 2000:
+                _cache_parsed(store, fresh, stash)
+                fresh = []
+        elif stash is not None:
+            stash.stash(pf.records)
+    _cache_parsed(store, fresh, stash)
     return parsed
+
+
+def _cache_parsed(store: Store, fresh: list[ParsedFile], stash: TextStash | None) -> None:
+    if not fresh:
+        return
+    rows = [(pf.hash, json.dumps(records_to_json(pf.records), ensure_ascii=False)) for pf in fresh]
+    with store.transaction() as conn:
+        stored.cache_records(conn, rows)
+    if stash is not None:
+        for pf in fresh:
+            stash.stash(pf.records)
 
 
 def _cached_records(store: Store, digest: str) -> list[Record] | None:
