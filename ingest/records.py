@@ -26,10 +26,11 @@ class NodeRecord:
     line: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def content_hash(self) -> str:
-        """Hash of everything stored for the node, so an unchanged node is never rewritten."""
+    def content_hash(self, text: str | None = None) -> str:
+        """Hash of everything stored for the node, so an unchanged node is never rewritten. `text`: the body,
+        when the caller already holds it as a string (the record may hold a handle to it instead)."""
         payload = json.dumps(
-            [self.kind, self.title, self.text, self.path, self.line, self.meta],
+            [self.kind, self.title, self.text if text is None else text, self.path, self.line, self.meta],
             sort_keys=True,
             ensure_ascii=False,
             default=str,

@@ -259,14 +259,30 @@ def quantise(src: Path, dst: Path, recipe: Recipe) -> None:
         onnx.save(model, str(dst))
 
 
-def _smooth(src: Path, dst: Path, alpha: float) -> None:
+def tokenizer() -> Any:
+    """The model's word-piece tokenizer, cut to its window and unpadded, as sentence-transformers uses it."""
     from tokenizers import Tokenizer
-
-    from kg.onnx_smooth import calibration_texts, smooth
 
     tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tok.enable_truncation(MAX_SEQ_LENGTH)
-    smooth(src, dst, alpha, tok, calibration_texts())
+    tok.no_padding()
+    return tok
+
+
+def feed(encodings: list[Any]) -> dict[str, np.ndarray]:
+    """One batch of tokenized texts as the graph's inputs, each padded to the batch's longest."""
+    ids = np.zeros((len(encodings), max(len(e.ids) for e in encodings)), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for j, e in enumerate(encodings):
+        ids[j, : len(e.ids)] = e.ids
+        mask[j, : len(e.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+def _smooth(src: Path, dst: Path, alpha: float) -> None:
+    from kg.onnx_smooth import calibration_texts, smooth
+
+    smooth(src, dst, alpha, tokenizer(), calibration_texts())
 
 
 def _dynamic(src: Path, dst: Path, recipe: Recipe) -> None:
@@ -334,13 +350,8 @@ class OnnxEmbedder:
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._session is None:
-                from tokenizers import Tokenizer
-
-                tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-                tok.enable_truncation(MAX_SEQ_LENGTH)
-                tok.no_padding()
                 self._session = self._new_session(self.threads)
-                self._tokenizer = tok
+                self._tokenizer = tokenizer()
         return self._session, self._tokenizer
 
     def _new_session(self, threads: int | None) -> Any:
@@ -384,15 +395,7 @@ class OnnxEmbedder:
         bar = _progress(len(texts)) if progress else None
         for start in range(0, len(order), self.batch):
             rows = order[start : start + self.batch]
-            width = max(len(encs[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for j, i in enumerate(rows):
-                n = len(encs[i].ids)
-                ids[j, :n] = encs[i].ids
-                mask[j, :n] = 1
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[rows] = session.run(["embedding"], feed)[0]
+            out[rows] = session.run(["embedding"], feed([encs[i] for i in rows]))[0]
             if bar is not None:
                 bar.update(len(rows))
         if bar is not None:

@@ -83,16 +83,12 @@ def sites(model: Any) -> tuple[list[Site], dict[str, list[Any]]]:
     return found, readers
 
 
-def _batches(tokenizer: Any, texts: list[str]) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+def _batches(tokenizer: Any, texts: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    from kg.onnx_encoder import feed
+
     encs = tokenizer.encode_batch(texts)
     for start in range(0, len(encs), BATCH):
-        rows = encs[start : start + BATCH]
-        ids = np.zeros((len(rows), max(len(e.ids) for e in rows)), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for j, e in enumerate(rows):
-            ids[j, : len(e.ids)] = e.ids
-            mask[j, : len(e.ids)] = 1
-        yield {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}, mask.astype(bool)
+        yield feed(encs[start : start + BATCH])
 
 
 def channel_ranges(model: Any, tokenizer: Any, texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -107,13 +103,14 @@ def channel_ranges(model: Any, tokenizer: Any, texts: list[str]) -> dict[str, tu
     for name in names:
         probe.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    lo = {n: np.full(0, np.inf) for n in names}
-    hi = {n: np.full(0, -np.inf) for n in names}
-    for feed, mask in _batches(tokenizer, texts):
-        for name, value in zip(names, session.run(names, feed), strict=True):
-            tokens = value[mask]
-            lo[name] = tokens.min(0) if not lo[name].size else np.minimum(lo[name], tokens.min(0))
-            hi[name] = tokens.max(0) if not hi[name].size else np.maximum(hi[name], tokens.max(0))
+    lo: dict[str, np.ndarray] = {}
+    hi: dict[str, np.ndarray] = {}
+    for batch in _batches(tokenizer, texts):
+        real = batch["attention_mask"].astype(bool)
+        for name, value in zip(names, session.run(names, batch), strict=True):
+            tokens = value[real]
+            lo[name] = np.minimum(lo.get(name, np.inf), tokens.min(0))
+            hi[name] = np.maximum(hi.get(name, -np.inf), tokens.max(0))
     return {n: (lo[n].astype(np.float64), hi[n].astype(np.float64)) for n in names}
 
 

@@ -87,12 +87,10 @@ def test_shifted_and_scaled_graph_gives_the_torch_vectors(texts, cache, torch_ve
 def test_smoothing_narrows_what_int8_quantises(cache):
     """The point of smoothing: per channel, the norms' outputs span far less than before, on real notes."""
     import onnx
-    from tokenizers import Tokenizer
 
     from kg.onnx_smooth import calibration_texts, channel_ranges
 
-    tok = Tokenizer.from_file(str(onnx_encoder.model_dir() / "tokenizer.json"))
-    tok.enable_truncation(onnx_encoder.MAX_SEQ_LENGTH)
+    tok = onnx_encoder.tokenizer()
     notes = calibration_texts()[:16]
     spans = {}
     for recipe in (FUSED, smooth_recipe(DEFAULT_RECIPE.smooth)):

@@ -1,8 +1,8 @@
 """Note bodies held on disk while an ingest assembles, plans and writes, so memory holds the link graph only.
 
 At 100k notes the bodies were the largest part of an ingest's memory (about 350 MB of the parsed records).
-Between parsing and writing, only three steps read a note's body, each once: the plan's content hash, the
-plan's embedding key (its first `MAX_CHARS`) and the row written. So after a file is parsed (and its records
+Between parsing and writing, a note's body is read twice: once by the plan (for the content hash and the
+embedding key) and once by apply (for the row and its full-text row). So after a file is parsed (and its records
 cached), each long body moves into a temporary SQLite file and the record keeps a `Stashed` handle. Readers
 call `text_of`, which gives a plain string either way. A handle used after its ingest ended fails loudly: it
 is not a string, so it cannot be mistaken for an empty body.
@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from ingest.records import NodeRecord
+from kg.model import NOTE_KINDS
 
-# Only the kinds a note file makes: papers and summaries have their texts merged and rewritten in assembly.
-STASH_KINDS = ("concept", "inquiry")
 MIN_CHARS = 600  # shorter bodies cost less than a handle and a round trip
 
 
@@ -68,10 +67,11 @@ class TextStash:
         return cast(str, found[0])
 
     def stash(self, records: Iterable[Any]) -> int:
-        """Move the long bodies of `records` into the stash; returns how many moved."""
+        """Move the long bodies of `records` into the stash; returns how many moved. Only the kinds a note file
+        makes (NOTE_KINDS): papers and summaries have their texts merged and rewritten in assembly."""
         moved = 0
         for r in records:
-            if isinstance(r, NodeRecord) and r.kind in STASH_KINDS and isinstance(r.text, str):
+            if isinstance(r, NodeRecord) and r.kind in NOTE_KINDS and isinstance(r.text, str):
                 if len(r.text) >= MIN_CHARS:
                     r.text = cast(str, self.put(r.text))
                     moved += 1

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kg.store import Store
+from kg.store.stash import text_of
 
 if TYPE_CHECKING:
     from ingest.records import NodeRecord
@@ -55,10 +56,11 @@ def upsert_node(
     ekey: str | None,
     root: str,
     now: str,
-    body: Callable[[NodeRecord], str],
+    body: Callable[[NodeRecord, str], str],
 ) -> None:
-    """Write a node (created_at kept when it exists) and its full-text row: the title and `body(node)`. Tags and
-    attachments get no full-text row."""
+    """Write a node (created_at kept when it exists) and its full-text row: the title and `body(node, text)`.
+    Tags and attachments get no full-text row."""
+    text = text_of(node.text)  # read once: the body may wait on disk during the ingest (kg/store/stash.py)
     conn.execute(
         """INSERT INTO nodes (id, kind, title, text, root, path, line, hash, embed_key, meta, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -69,7 +71,7 @@ def upsert_node(
             node.id,
             node.kind,
             node.title,
-            str(node.text),  # a body held on disk during the ingest (kg/store/stash.py) reads back here
+            text,
             root,
             node.path,
             node.line,
@@ -84,7 +86,7 @@ def upsert_node(
     if node.kind not in ("tag", "attachment"):
         conn.execute(
             "INSERT INTO nodes_fts (rowid, title, body, kind) VALUES ((SELECT rowid FROM nodes WHERE id = ?), ?, ?, ?)",
-            (node.id, node.title, body(node), node.kind),
+            (node.id, node.title, body(node, text), node.kind),
         )
 
 

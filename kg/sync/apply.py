@@ -10,7 +10,6 @@ from kg.embeddings import EMBED_KINDS
 from kg.similarity import update_similar
 from kg.store import Store
 from kg.store import sync as stored
-from kg.store.stash import text_of
 from kg.sync.plan import ChangeSet, Stored
 
 FileRow = tuple[str, str, str, str]  # root, rel, hash, fmt
@@ -22,8 +21,8 @@ def stored_index(store: Store, preserve: set[tuple[str, str]]) -> Stored:
     return Stored(nodes, edges, preserve)
 
 
-def fts_body(node: NodeRecord) -> str:
-    """What keyword search reads for a node beside its title."""
+def fts_body(node: NodeRecord, text: str) -> str:
+    """What keyword search reads for a node beside its title; `text` is its body."""
     m = node.meta
     extra = [str(m.get("dek") or ""), str(m.get("claim") or ""), " ".join(m.get("aliases") or [])]
     if node.kind == "paper":
@@ -33,7 +32,7 @@ def fts_body(node: NodeRecord) -> str:
             str(m.get("year") or ""),
             " ".join(m.get("cited_in") or []),
         ]
-    return "\n".join([*filter(None, extra), text_of(node.text)])
+    return "\n".join([*filter(None, extra), text])
 
 
 def apply(

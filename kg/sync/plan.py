@@ -69,10 +69,11 @@ def plan(asm: Assembly, stored: Stored, model: str) -> ChangeSet:
     """Diff the desired graph against the stored one."""
     cs = ChangeSet()
     for nid, node in asm.nodes.items():
-        h = node.content_hash()
+        text = text_of(node.text)  # read once: the body may wait on disk (kg/store/stash.py)
+        h = node.content_hash(text)
         ekey = None
         if node.kind in EMBED_KINDS and not node.meta.get("stub"):
-            ekey = embed_key(embed_text(node.title, text_of(node.text), node.meta), model)
+            ekey = embed_key(embed_text(node.title, text, node.meta), model)
             cs.embed_needed[ekey] = nid
         old = stored.nodes.get(nid)
         if old is None:
